@@ -1,0 +1,320 @@
+"""generate(): the whole data path of one request, top to bottom.
+
+    target prefill (two stages: up to the last video token, then the text that follows,
+    whose queries' attention scores every video token)
+      -> first token
+      -> prune the video for the draft -> draft prefill
+      -> loop { draft expands the tree level by level -> target verifies all nodes in one
+               pass -> greedy acceptance -> compact both KV caches }
+
+Methods: `ar` (target alone), `naive` (speculation, draft sees the full video), `specvlm`
+(speculation, draft sees the pruned video). Greedy output is the target's own greedy output
+in every method. Sampling (temperature > 0) is not speculative yet: it runs `ar` and
+reports method `off`.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+
+from .models.adapter import ModelAdapter, PromptEmbedding
+from .models.attention import VideoAttentionScores
+from .models.kv import keep_tree_path, truncate
+from .models.loading import ModelPair
+from .spec.pruning import STRATEGIES, select_video_tokens
+from .spec.tree import TREE_SHAPES, TreeBuffers, build_tree, fill_children, tree_attention_mask
+from .spec.verify import greedy_accept
+
+METHODS = ("ar", "naive", "specvlm")
+DRAFT_POSITIONS = ("contiguous", "original")
+
+
+@dataclass(frozen=True)
+class DecodingParams:
+    method: str = "specvlm"
+    max_new_tokens: int = 256
+    drop_rate: float = 0.9
+    pruning: str = "specvlm"  # strategy used by method specvlm (see spec.pruning)
+    attention_mass: float = 0.4
+    draft_positions: str = "contiguous"
+    tree: str | tuple[tuple[int, ...], ...] = "tree"  # a TREE_SHAPES name or rank paths
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.pruning not in STRATEGIES:
+            raise ValueError(f"unknown pruning strategy {self.pruning!r}; choose one of {', '.join(STRATEGIES)}")
+        if self.draft_positions not in DRAFT_POSITIONS:
+            raise ValueError(f"draft_positions must be one of {', '.join(DRAFT_POSITIONS)}")
+        if not 0.0 <= self.drop_rate < 1.0:
+            raise ValueError("drop_rate must be in [0, 1)")
+        if self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError("temperature must be >= 0 and top_p in (0, 1]")
+        if isinstance(self.tree, str) and self.tree not in TREE_SHAPES:
+            raise ValueError(f"unknown tree {self.tree!r}; choose one of {', '.join(TREE_SHAPES)} or give paths")
+
+    @property
+    def speculative(self) -> bool:
+        return self.method != "ar" and self.temperature == 0
+
+    @property
+    def reported_method(self) -> str:
+        return self.method if self.temperature == 0 else "off"
+
+
+@dataclass
+class GenerationStats:
+    method: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    video_tokens: int = 0
+    draft_video_tokens: int = 0
+    num_drafts: int = 0  # verification steps
+    num_draft_tokens: int = 0  # tree nodes proposed
+    num_accepted_tokens: int = 0  # proposed tokens the target agreed with
+    prefill_s: float = 0.0  # target prefill, up to the first token
+    draft_prefill_s: float = 0.0
+    decode_s: float = 0.0  # after the first token
+    kept_video_positions: list[int] = field(default_factory=list)
+
+    @property
+    def mean_acceptance_length(self) -> float | None:
+        """Tokens emitted per verification step, the bonus token included."""
+        if not self.num_drafts:
+            return None
+        return (self.num_accepted_tokens + self.num_drafts) / self.num_drafts
+
+
+@dataclass(frozen=True)
+class Chunk:
+    token_ids: list[int]
+    finish_reason: str | None = None  # "stop" (EOS) or "length" on the last chunk
+
+
+@functools.lru_cache(maxsize=16)
+def _tree(paths: tuple[tuple[int, ...], ...], device: str) -> TreeBuffers:
+    return build_tree(paths).to(device)
+
+
+def tree_for(params: DecodingParams, device: torch.device) -> TreeBuffers:
+    paths = TREE_SHAPES[params.tree] if isinstance(params.tree, str) else tuple(map(tuple, params.tree))
+    return _tree(paths, str(device))
+
+
+def stop_token_ids(pair: ModelPair) -> frozenset[int]:
+    eos = pair.target.model.generation_config.eos_token_id
+    ids = set(eos if isinstance(eos, (list, tuple)) else [eos] if eos is not None else [])
+    if pair.tokenizer.eos_token_id is not None:
+        ids.add(pair.tokenizer.eos_token_id)
+    return frozenset(ids)
+
+
+class _Budget:
+    """Cuts emitted tokens at the first stop token or at max_new_tokens."""
+
+    def __init__(self, max_new_tokens: int, stop_ids: frozenset[int]):
+        self.left = max_new_tokens
+        self.stop_ids = stop_ids
+
+    def take(self, tokens: list[int]) -> Chunk:
+        out = []
+        for token in tokens:
+            out.append(token)
+            self.left -= 1
+            if token in self.stop_ids:
+                return Chunk(out, "stop")
+            if self.left == 0:
+                return Chunk(out, "length")
+        return Chunk(out)
+
+
+def _pick(logits: torch.Tensor, params: DecodingParams, generator: torch.Generator | None) -> int:
+    if params.temperature == 0:
+        return int(logits.argmax())
+    probs = torch.softmax(logits.float() / params.temperature, dim=-1)
+    if params.top_p < 1.0:
+        sorted_probs, order = torch.sort(probs, descending=True)
+        outside = sorted_probs.cumsum(0) - sorted_probs > params.top_p
+        probs = probs.scatter(0, order, sorted_probs.masked_fill(outside, 0.0))
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def _elapsed(start: float) -> float:
+    return time.perf_counter() - start
+
+
+def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationStats | None = None
+             ) -> Iterator[Chunk]:
+    """Yield the new tokens of each decoding step; `stats` (if given) is filled as it runs.
+
+    `inputs` is the target processor's output for one prompt (batch size 1).
+    """
+    stats = stats if stats is not None else GenerationStats(params.reported_method)
+    stats.method = params.reported_method
+    target = pair.target
+    if params.speculative and pair.draft is None:
+        raise ValueError(f"method {params.method} needs a draft model")
+    budget = _Budget(params.max_new_tokens, stop_token_ids(pair))
+    generator = None
+    if params.seed is not None:
+        generator = torch.Generator(device=target.device).manual_seed(params.seed)
+
+    start = time.perf_counter()
+    prompt = target.embed_prompt(inputs)
+    video_positions = prompt.video_mask.nonzero().flatten()
+    stats.prompt_tokens = prompt.embeds.shape[1]
+    stats.video_tokens = video_positions.numel()
+    needs_scores = (params.speculative and params.method == "specvlm"
+                    and params.pruning in ("specvlm", "attention") and video_positions.numel() > 0)
+    target_cache = target.new_cache()
+    logits, scores = _target_prefill(target, target_cache, prompt, video_positions, needs_scores)
+    first = _pick(logits[-1], params, generator)
+    stats.prefill_s = _elapsed(start)
+    chunk = budget.take([first])
+    stats.completion_tokens += len(chunk.token_ids)
+    yield chunk
+    if chunk.finish_reason:
+        return
+
+    decode_start = time.perf_counter()
+    if not params.speculative:
+        position = prompt.next_position
+        token = first
+        while True:
+            logits = target.forward(target_cache, target.text_positions(torch.tensor([position])),
+                                    token_ids=torch.tensor([token]))
+            token = _pick(logits[-1], params, generator)
+            position += 1
+            chunk = budget.take([token])
+            stats.completion_tokens += len(chunk.token_ids)
+            stats.decode_s = _elapsed(decode_start)
+            yield chunk
+            if chunk.finish_reason:
+                return
+
+    draft = pair.draft
+    strategy = "none" if params.method == "naive" else params.pruning
+    kept = select_video_tokens(strategy, scores, params.drop_rate, params.attention_mass, generator=None
+                               if params.seed is None else torch.Generator().manual_seed(params.seed))
+    stats.draft_video_tokens = kept.numel()
+    stats.kept_video_positions = video_positions[kept.to(video_positions.device)].tolist()
+    draft_start = time.perf_counter()
+    draft_cache = draft.new_cache()
+    draft_next_position = _draft_prefill(draft, draft_cache, inputs, prompt, video_positions, kept,
+                                         params.draft_positions)
+    stats.draft_prefill_s = _elapsed(draft_start)
+
+    tree = tree_for(params, target.device)
+    state = _SpecState(committed_root=first, target_position=prompt.next_position,
+                       target_cached=prompt.embeds.shape[1], draft_pending=[first],
+                       draft_position=draft_next_position)
+    while True:
+        tokens = _draft_tree(draft, draft_cache, tree, state)
+        acceptance = _verify(target, target_cache, tree, tokens, state)
+        stats.num_drafts += 1
+        stats.num_draft_tokens += tree.num_nodes - 1
+        stats.num_accepted_tokens += acceptance.num_accepted
+        chunk = budget.take(acceptance.tokens)
+        stats.completion_tokens += len(chunk.token_ids)
+        stats.decode_s = _elapsed(decode_start)
+        yield chunk
+        if chunk.finish_reason:
+            return
+
+
+def _target_prefill(target: ModelAdapter, cache, prompt: PromptEmbedding, video_positions: torch.Tensor,
+                    needs_scores: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits for the first token, and one importance score per video token (zeros when
+    not needed): the mean attention of the text after the last video over each video token."""
+    scores = torch.zeros(video_positions.numel())
+    split = int(video_positions[-1]) + 1 if needs_scores else prompt.embeds.shape[1]
+    if split >= prompt.embeds.shape[1]:
+        return target.forward(cache, prompt.positions, embeds=prompt.embeds, last_only=True), scores
+    target.forward(cache, prompt.positions[:, :split], embeds=prompt.embeds[:, :split], last_only=True)
+    recorder = VideoAttentionScores(video_positions)
+    logits = target.forward(cache, prompt.positions[:, split:], embeds=prompt.embeds[:, split:],
+                            last_only=True, video_attention=recorder)
+    return logits, recorder.scores().cpu()
+
+
+def _draft_prefill(draft: ModelAdapter, cache, inputs, target_prompt: PromptEmbedding,
+                   video_positions: torch.Tensor, kept: torch.Tensor, positions_mode: str) -> int:
+    """Prefill the draft on the prompt with only the kept video rows; returns the draft's
+    next position."""
+    prompt = draft.embed_prompt(inputs)
+    rows = torch.ones(prompt.embeds.shape[1], dtype=torch.bool, device=prompt.embeds.device)
+    rows[video_positions] = False
+    rows[video_positions[kept.to(video_positions.device)]] = True
+    embeds = prompt.embeds[:, rows]
+    if positions_mode == "original":
+        positions = target_prompt.positions[:, rows]
+        next_position = target_prompt.next_position
+    else:
+        positions = draft.text_positions(torch.arange(embeds.shape[1]))
+        next_position = embeds.shape[1]
+    draft.forward(cache, positions, embeds=embeds, last_only=True)
+    return next_position
+
+
+@dataclass
+class _SpecState:
+    committed_root: int  # last committed token: the root of the next tree, not yet seen by the target
+    target_position: int  # position of the root for the target
+    target_cached: int  # tokens in the target cache (all committed tokens before the root)
+    draft_pending: list[int]  # committed tokens the draft has not seen yet (ends with the root)
+    draft_position: int  # position of draft_pending[0]
+
+
+def _draft_tree(draft: ModelAdapter, cache, tree: TreeBuffers, state: _SpecState) -> torch.Tensor:
+    """Tokens of every tree node, node 0 the root; the draft cache is left as it was
+    plus the pending tokens."""
+    device = draft.device
+    tokens = torch.empty(tree.num_nodes, dtype=torch.long, device=device)
+    tokens[0] = state.committed_root
+    pending = torch.tensor(state.draft_pending, device=device)
+    positions = state.draft_position + torch.arange(pending.numel(), device=device)
+    logits = draft.forward(cache, draft.text_positions(positions), token_ids=pending, last_only=True)
+    root_position = state.draft_position + pending.numel() - 1
+    prefix_len = cache.get_seq_length()
+    top = torch.topk(logits[:, : draft.vocab_limit], tree.top_k, dim=-1).indices
+    parent_row = torch.zeros(tree.num_nodes, dtype=torch.long, device=device)
+    fill_children(tokens, tree.level_ranges[0], top, parent_row, tree)
+    fed = torch.empty(0, dtype=torch.long, device=device)
+    for depth, (start, end) in enumerate(tree.level_ranges[:-1], start=1):
+        level = torch.arange(start, end, device=device)
+        feed = level[tree.has_children[start:end]]
+        columns = torch.cat([fed, feed])
+        mask = tree_attention_mask(prefix_len, feed, columns, tree)
+        logits = draft.forward(cache, draft.text_positions(root_position + tree.depth[feed]),
+                               token_ids=tokens[feed], attention_mask=mask)
+        top = torch.topk(logits[:, : draft.vocab_limit], tree.top_k, dim=-1).indices
+        parent_row[feed] = torch.arange(feed.numel(), device=device)
+        fed = columns
+        fill_children(tokens, tree.level_ranges[depth], top, parent_row, tree)
+    truncate(cache, prefix_len)
+    state.draft_position = root_position + 1
+    return tokens
+
+
+def _verify(target: ModelAdapter, cache, tree: TreeBuffers, tokens: torch.Tensor, state: _SpecState):
+    nodes = torch.arange(tree.num_nodes, device=tokens.device)
+    mask = tree_attention_mask(state.target_cached, nodes, nodes, tree)
+    logits = target.forward(cache, target.text_positions(state.target_position + tree.depth),
+                            token_ids=tokens, attention_mask=mask)
+    acceptance = greedy_accept(tokens, logits.argmax(dim=-1), tree)
+    keep_tree_path(cache, state.target_cached, torch.tensor(acceptance.path, device=tokens.device))
+    state.target_cached += len(acceptance.path)
+    state.target_position += len(acceptance.path)
+    state.committed_root = acceptance.tokens[-1]
+    state.draft_pending = acceptance.tokens
+    return acceptance

@@ -1,0 +1,1 @@
+"""Pure tensor code for the algorithm: no I/O, no model imports."""
