@@ -1,0 +1,1 @@
+"""The only video/network I/O: fetching media bytes and decoding frames."""
