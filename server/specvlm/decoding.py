@@ -46,6 +46,7 @@ class DecodingParams:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
+    ignore_eos: bool = False  # benchmarks and load tests: always decode max_new_tokens
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -164,7 +165,7 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
     target = pair.target
     if params.speculative and pair.draft is None:
         raise ValueError(f"method {params.method} needs a draft model")
-    budget = _Budget(params.max_new_tokens, stop_token_ids(pair))
+    budget = _Budget(params.max_new_tokens, frozenset() if params.ignore_eos else stop_token_ids(pair))
     generator = None
     if params.seed is not None:
         generator = torch.Generator(device=target.device).manual_seed(params.seed)

@@ -87,3 +87,10 @@ def test_speculation_without_draft_is_refused(tiny_pairs):
         run(target_only, inputs, method="specvlm", max_new_tokens=4)
     tokens, _, _ = run(target_only, inputs, method="ar", max_new_tokens=4)
     assert tokens == hf_greedy(pair, inputs, 4)
+
+
+def test_ignore_eos_decodes_the_full_budget(qwen):
+    inputs, expected = _prompt_hitting_eos(qwen)
+    tokens, _, chunks = run(qwen, inputs, method="specvlm", max_new_tokens=len(expected) + 10, ignore_eos=True)
+    assert tokens[: len(expected)] == expected
+    assert len(tokens) == len(expected) + 10 and chunks[-1].finish_reason == "length"

@@ -224,3 +224,22 @@ def make_tiny(out_dir: str | Path, family: str, seed: int = 0) -> tuple[Path, Pa
         (path / "specvlm_tiny.json").write_text(json.dumps({"family": family, "role": name, "seed": seed}))
         paths.append(path)
     return paths[0], paths[1]
+
+
+def cached_tiny_pair(cache_dir: str | Path, family: str) -> tuple[Path, Path]:
+    """The tiny pair under `cache_dir`, generated on first use (atomically, so concurrent
+    starts never see half a checkpoint)."""
+    import os
+    import shutil
+    import tempfile
+
+    final = Path(cache_dir) / "tiny-v1" / family
+    if not (final / "draft" / "specvlm_tiny.json").exists():
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{family}-", dir=final.parent))
+        make_tiny(staging, family)
+        try:
+            os.rename(staging, final)
+        except OSError:  # another process won the race
+            shutil.rmtree(staging, ignore_errors=True)
+    return final / "target", final / "draft"

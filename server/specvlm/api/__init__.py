@@ -1,0 +1,1 @@
+"""The OpenAI-compatible HTTP layer: request models, SSE, thin routes, the app factory."""

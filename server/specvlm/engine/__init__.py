@@ -1,0 +1,1 @@
+"""The only async/threading code: request queue, the GPU worker, streams, metrics."""

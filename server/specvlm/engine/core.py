@@ -1,0 +1,227 @@
+"""One worker thread owns the models and decodes one request at a time, in arrival order.
+
+Requests come in through a bounded queue; each gets an asyncio queue of events back
+(text deltas, then a finish or an error). A request is cancelled (client gone, timeout,
+shutdown) between two decoding steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Sequence
+
+import torch
+
+from ..decoding import DecodingParams, GenerationStats, generate
+from ..models.loading import ModelPair
+from .metrics import Metrics
+from .text import TextAssembler
+
+log = logging.getLogger("specvlm.engine")
+
+
+class QueueFullError(RuntimeError):
+    pass
+
+
+class EngineStoppedError(RuntimeError):
+    pass
+
+
+class RequestTimeoutError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Delta:
+    text: str
+    token_ids: list[int]
+
+
+@dataclass(frozen=True)
+class Finished:
+    finish_reason: str  # "stop" (EOS or stop string) or "length"
+    stats: GenerationStats
+    queue_s: float
+    ttft_s: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: Exception
+
+
+@dataclass
+class _Job:
+    inputs: object
+    params: DecodingParams
+    stop: Sequence[str]
+    deadline: float
+    loop: asyncio.AbstractEventLoop
+    events: asyncio.Queue
+    enqueued: float = field(default_factory=time.perf_counter)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def send(self, event) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.events.put_nowait, event)
+        except RuntimeError:  # the request's event loop is gone
+            self.cancelled.set()
+
+
+class Engine:
+    def __init__(self, pair: ModelPair, metrics: Metrics | None = None, max_queue: int = 64,
+                 request_timeout: float = 600.0):
+        self.pair = pair
+        self.metrics = metrics or Metrics()
+        self.request_timeout = request_timeout
+        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=max_queue)
+        self._thread = threading.Thread(target=self._work, name="specvlm-worker", daemon=True)
+        self._stopping = threading.Event()
+        self._current: _Job | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._stopping.is_set()
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Refuse new work, cancel what is queued and running, stop the worker."""
+        self._stopping.set()
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self.metrics.waiting.dec()
+                job.send(Failed(EngineStoppedError("server is shutting down")))
+        if self._current is not None:
+            self._current.cancelled.set()
+        try:
+            self._queue.put_nowait(None)  # wake the worker
+        except queue.Full:
+            pass
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # --- requests ------------------------------------------------------------------------
+    async def submit(self, inputs, params: DecodingParams, stop: Sequence[str] = ()) -> "Stream":
+        if not self.alive:
+            raise EngineStoppedError("the decoding worker is not running")
+        job = _Job(inputs, params, tuple(stop), time.perf_counter() + self.request_timeout,
+                   asyncio.get_running_loop(), asyncio.Queue())
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise QueueFullError(f"{self._queue.maxsize} requests are already waiting") from None
+        self.metrics.waiting.inc()
+        return Stream(job)
+
+    # --- worker ----------------------------------------------------------------------------
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            job = self._queue.get()
+            if job is None:
+                continue
+            self.metrics.waiting.dec()
+            if job.cancelled.is_set():
+                continue
+            self._current = job
+            self.metrics.running.inc()
+            try:
+                self._run(job)
+            except Exception as exc:  # the worker must survive any one request
+                log.exception("request failed")
+                job.send(Failed(exc))
+            finally:
+                self.metrics.running.dec()
+                self._current = None
+
+    def _run(self, job: _Job) -> None:
+        started = time.perf_counter()
+        queue_s = started - job.enqueued
+        stats = GenerationStats(job.params.reported_method)
+        text = TextAssembler(self.pair.tokenizer, job.stop)
+        steps = generate(self.pair, job.inputs, job.params, stats)
+        ttft_s = 0.0
+        last = started
+        finish_reason = None
+        try:
+            for chunk in steps:
+                now = time.perf_counter()
+                if not ttft_s:
+                    ttft_s = now - job.enqueued
+                    self.metrics.ttft.observe(ttft_s)
+                else:
+                    for _ in chunk.token_ids:
+                        self.metrics.inter_token.observe((now - last) / len(chunk.token_ids))
+                last = now
+                delta = text.add(chunk.token_ids)
+                job.send(Delta(delta, list(chunk.token_ids)))
+                finish_reason = "stop" if text.stopped else chunk.finish_reason
+                if finish_reason:
+                    break
+                if self._stopping.is_set():
+                    job.send(Failed(EngineStoppedError("server is shutting down")))
+                    return
+                if job.cancelled.is_set():
+                    return
+                if now > job.deadline:
+                    job.send(Failed(RequestTimeoutError("request timed out")))
+                    return
+        finally:
+            steps.close()
+            self._count(stats)
+        job.send(Delta(text.flush(), []))
+        job.send(Finished(finish_reason, stats, queue_s, ttft_s))
+
+    def _count(self, stats: GenerationStats) -> None:
+        m = self.metrics
+        m.prompt_tokens.inc(stats.prompt_tokens)
+        m.generation_tokens.inc(stats.completion_tokens)
+        m.num_drafts.inc(stats.num_drafts)
+        m.num_draft_tokens.inc(stats.num_draft_tokens)
+        m.num_accepted_tokens.inc(stats.num_accepted_tokens)
+
+
+class Stream:
+    """Async iterator over one request's events; `cancel()` (or leaving early) stops decoding."""
+
+    def __init__(self, job: _Job):
+        self._job = job
+        self.done = False
+
+    def cancel(self) -> None:
+        self._job.cancelled.set()
+
+    async def next_event(self, timeout: float | None = None):
+        """The next event, or None if `timeout` passes first."""
+        try:
+            event = await asyncio.wait_for(self._job.events.get(), timeout)
+        except asyncio.TimeoutError:
+            return None
+        self.done = isinstance(event, (Finished, Failed))
+        return event
+
+    async def __aiter__(self) -> AsyncIterator:
+        while not self.done:
+            yield await self.next_event()
+
+
+def warm_up(pair: ModelPair) -> None:
+    """Touch every kernel once so the first request is not slow (and fails early if broken)."""
+    tokenizer = pair.tokenizer
+    inputs = tokenizer(["hello"], return_tensors="pt")
+    params = DecodingParams(method="naive" if pair.draft is not None else "ar", max_new_tokens=2)
+    with torch.inference_mode():
+        for _ in generate(pair, inputs, params):
+            pass

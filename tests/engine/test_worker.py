@@ -1,0 +1,120 @@
+"""The worker thread: queueing, cancellation, timeouts, shutdown."""
+
+import asyncio
+import time
+
+import pytest
+
+from specvlm.decoding import DecodingParams
+from specvlm.engine.core import (Delta, Engine, EngineStoppedError, Failed, Finished, QueueFullError,
+                                 RequestTimeoutError)
+from specvlm.engine.metrics import Metrics
+
+from .helpers import inputs_for, run, video_prompt
+
+LONG = DecodingParams(method="specvlm", max_new_tokens=4000)
+
+
+@pytest.fixture
+def qwen(tiny_pairs):
+    return tiny_pairs["qwen2_5_vl"]
+
+
+async def _collect(stream):
+    return [event async for event in stream]
+
+
+def _wait_until(predicate, timeout=20.0):
+    deadline = time.time() + timeout
+    while not predicate():
+        assert time.time() < deadline
+        time.sleep(0.01)
+
+
+def test_events_carry_text_tokens_and_finish(qwen):
+    inputs = inputs_for(qwen, video_prompt("what is the dog doing?"))
+    expected, _, _ = run(qwen, inputs, method="specvlm", max_new_tokens=20)
+
+    async def main():
+        engine = Engine(qwen, Metrics())
+        engine.start()
+        try:
+            events = await _collect(await engine.submit(inputs, DecodingParams(max_new_tokens=20)))
+        finally:
+            engine.shutdown()
+        return events
+
+    events = asyncio.run(main())
+    assert isinstance(events[-1], Finished)
+    tokens = [t for e in events if isinstance(e, Delta) for t in e.token_ids]
+    assert tokens == expected
+    text = "".join(e.text for e in events if isinstance(e, Delta))
+    assert text == qwen.tokenizer.decode(expected, skip_special_tokens=True)
+    assert events[-1].stats.completion_tokens == len(expected)
+
+
+def test_queue_full_cancel_frees_the_worker_and_shutdown_fails_waiters(qwen):
+    inputs = inputs_for(qwen, video_prompt("tell me everything"))
+    metrics = Metrics()
+
+    async def main():
+        engine = Engine(qwen, metrics, max_queue=1)
+        engine.start()
+        running = await engine.submit(inputs, LONG)
+        await running.next_event()  # the worker has taken it
+        waiting = await engine.submit(inputs, DecodingParams(max_new_tokens=3))
+        with pytest.raises(QueueFullError):
+            await engine.submit(inputs, LONG)
+        running.cancel()
+        started = time.perf_counter()
+        events = await _collect(waiting)  # runs as soon as the cancelled one stops
+        freed_after = time.perf_counter() - started
+        assert isinstance(events[-1], Finished)
+        assert freed_after < 10
+
+        blocker = await engine.submit(inputs, LONG)
+        await blocker.next_event()
+        queued = await engine.submit(inputs, LONG)
+        await asyncio.to_thread(engine.shutdown)
+        last = [e async for e in queued][-1]
+        assert isinstance(last, Failed) and isinstance(last.error, EngineStoppedError)
+        with pytest.raises(EngineStoppedError):
+            await engine.submit(inputs, LONG)
+
+    asyncio.run(main())
+    assert metrics.running._value.get() == 0 and metrics.waiting._value.get() == 0
+
+
+def test_request_timeout(qwen):
+    inputs = inputs_for(qwen, video_prompt("go on"))
+
+    async def main():
+        engine = Engine(qwen, Metrics(), request_timeout=0.0)
+        engine.start()
+        try:
+            return await _collect(await engine.submit(inputs, LONG))
+        finally:
+            engine.shutdown()
+
+    last = asyncio.run(main())[-1]
+    assert isinstance(last, Failed) and isinstance(last.error, RequestTimeoutError)
+
+
+def test_a_failing_request_does_not_kill_the_worker(qwen):
+    good = inputs_for(qwen, video_prompt("hi"))
+    bad = dict(good)
+    bad["input_ids"] = good["input_ids"][:, :5]  # placeholders no longer match the video features
+
+    async def main():
+        engine = Engine(qwen, Metrics())
+        engine.start()
+        try:
+            failed = await _collect(await engine.submit(bad, DecodingParams(max_new_tokens=3)))
+            ok = await _collect(await engine.submit(good, DecodingParams(max_new_tokens=3)))
+        finally:
+            engine.shutdown()
+        return failed, ok
+
+    failed, ok = asyncio.run(main())
+    assert isinstance(failed[-1], Failed)
+    assert isinstance(ok[-1], Finished)
