@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
+from .kv import new_cache
+
 FAMILIES = {"qwen2_5_vl": "qwen", "qwen2_vl": "qwen", "llava_onevision": "llava"}
 
 
@@ -47,7 +49,7 @@ class ModelAdapter:
         return self.model.dtype
 
     def new_cache(self) -> DynamicCache:
-        return DynamicCache(config=self.text_config)
+        return new_cache(self.text_config)
 
     # --- prompt -------------------------------------------------------------------------
     def embed_prompt(self, inputs) -> PromptEmbedding:
