@@ -41,7 +41,7 @@ class DecodingParams:
     drop_rate: float = 0.9
     pruning: str = "specvlm"  # strategy used by method specvlm (see spec.pruning)
     attention_mass: float = 0.4
-    draft_positions: str = "contiguous"
+    draft_positions: str = "original"  # or "contiguous", the reference code's re-indexing
     tree: str | tuple[tuple[int, ...], ...] = "tree"  # a TREE_SHAPES name or rank paths
     temperature: float = 0.0
     top_p: float = 1.0

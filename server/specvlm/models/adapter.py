@@ -14,7 +14,7 @@ from transformers import DynamicCache
 
 from .kv import new_cache
 
-FAMILIES = {"qwen2_5_vl": "qwen", "qwen2_vl": "qwen", "llava_onevision": "llava"}
+FAMILIES = {"qwen2_5_vl": "qwen", "llava_onevision": "llava"}
 
 
 @dataclass
