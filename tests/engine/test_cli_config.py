@@ -1,0 +1,41 @@
+import argparse
+import json
+
+from specvlm import cli, config
+
+
+def test_make_tiny_writes_loadable_checkpoints(tmp_path, capsys):
+    assert cli.main(["make-tiny", str(tmp_path / "pair"), "--family", "llava_onevision"]) == 0
+    assert "target:" in capsys.readouterr().out
+    for role in ("target", "draft"):
+        meta = json.loads((tmp_path / "pair" / role / "specvlm_tiny.json").read_text())
+        assert meta == {"family": "llava_onevision", "role": role, "seed": 0}
+        assert (tmp_path / "pair" / role / "model.safetensors").exists()
+        assert (tmp_path / "pair" / role / "tokenizer.json").exists()
+
+
+def test_cached_tiny_pair_is_made_once(tmp_path):
+    from specvlm.models.tiny import cached_tiny_pair
+
+    target, draft = cached_tiny_pair(tmp_path, "qwen2_5_vl")
+    stamp = (target / "model.safetensors").stat().st_mtime_ns
+    assert cached_tiny_pair(tmp_path, "qwen2_5_vl") == (target, draft)
+    assert (target / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def _parse(argv, monkeypatch=None, env=None):
+    if env:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+    parser = argparse.ArgumentParser()
+    config.add_arguments(parser)
+    return config.from_args(parser.parse_args(argv))
+
+
+def test_settings_from_flags_env_and_defaults(monkeypatch):
+    assert _parse([]) == config.Settings()
+    settings = _parse(["--drop-rate", "0.5", "--port", "9000"], monkeypatch,
+                      {"SPECVLM_API_KEY": "k", "SPECVLM_PORT": "1234", "SPECVLM_ALLOWED_MEDIA_DOMAINS": "A.com, b.org"})
+    assert settings.drop_rate == 0.5 and settings.port == 9000  # a flag beats the env
+    assert settings.api_key == "k"
+    assert settings.media_domains == ("a.com", "b.org")
