@@ -188,25 +188,37 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
         return
 
     decode_start = time.perf_counter()
-    if not params.speculative:
-        position = prompt.next_position
-        token = first
-        while True:
-            logits = target.forward(target_cache, target.text_positions(torch.tensor([position])),
-                                    token_ids=torch.tensor([token]))
-            token = _pick(logits[-1], params, generator)
-            position += 1
-            chunk = budget.take([token])
-            stats.completion_tokens += len(chunk.token_ids)
-            stats.decode_s = _elapsed(decode_start)
-            yield chunk
-            if chunk.finish_reason:
-                return
+    if params.speculative:
+        steps = _speculative(pair, inputs, params, prompt, video_positions, scores, target_cache, first, stats)
+    else:
+        steps = _autoregressive(target, params, prompt, target_cache, first, generator)
+    for tokens in steps:
+        chunk = budget.take(tokens)
+        stats.completion_tokens += len(chunk.token_ids)
+        stats.decode_s = _elapsed(decode_start)
+        yield chunk
+        if chunk.finish_reason:
+            return
 
-    draft = pair.draft
+
+def _autoregressive(target: ModelAdapter, params: DecodingParams, prompt: PromptEmbedding, cache, first: int,
+                    generator: torch.Generator | None) -> Iterator[list[int]]:
+    position, token = prompt.next_position, first
+    while True:
+        logits = target.forward(cache, target.text_positions(torch.tensor([position])),
+                                token_ids=torch.tensor([token]))
+        token = _pick(logits[-1], params, generator)
+        position += 1
+        yield [token]
+
+
+def _speculative(pair: ModelPair, inputs, params: DecodingParams, prompt: PromptEmbedding,
+                 video_positions: torch.Tensor, scores: torch.Tensor, target_cache, first: int,
+                 stats: GenerationStats) -> Iterator[list[int]]:
+    target, draft = pair.target, pair.draft
     strategy = "none" if params.method == "naive" else params.pruning
-    kept = select_video_tokens(strategy, scores, params.drop_rate, params.attention_mass, generator=None
-                               if params.seed is None else torch.Generator().manual_seed(params.seed))
+    sampler = None if params.seed is None else torch.Generator().manual_seed(params.seed)
+    kept = select_video_tokens(strategy, scores, params.drop_rate, params.attention_mass, generator=sampler)
     stats.draft_video_tokens = kept.numel()
     stats.kept_video_positions = video_positions[kept.to(video_positions.device)].tolist()
     draft_start = time.perf_counter()
@@ -225,12 +237,7 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
         stats.num_drafts += 1
         stats.num_draft_tokens += tree.num_nodes - 1
         stats.num_accepted_tokens += acceptance.num_accepted
-        chunk = budget.take(acceptance.tokens)
-        stats.completion_tokens += len(chunk.token_ids)
-        stats.decode_s = _elapsed(decode_start)
-        yield chunk
-        if chunk.finish_reason:
-            return
+        yield acceptance.tokens
 
 
 def _target_prefill(target: ModelAdapter, cache, prompt: PromptEmbedding, video_positions: torch.Tensor,
