@@ -7,10 +7,10 @@
       -> loop { draft expands the tree level by level -> target verifies all nodes in one
                pass -> greedy acceptance -> compact both KV caches }
 
-Methods: `ar` (target alone), `naive` (speculation, draft sees the full video), `specvlm`
-(speculation, draft sees the pruned video). Greedy output is the target's own greedy output
-in every method. Sampling (temperature > 0) is not speculative yet: it runs `ar` and
-reports method `off`.
+Methods: `ar` (target alone, reported as `off`), `naive` (speculation, draft sees the full
+video), `specvlm` (speculation, draft sees the pruned video). Greedy output is the target's
+own greedy output in every method. Sampling (temperature > 0) is not speculative yet: it
+runs `ar` and reports method `off`.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ class DecodingParams:
 
     @property
     def reported_method(self) -> str:
-        return self.method if self.temperature == 0 else "off"
+        """`off` whenever the target decodes alone (method ar, or sampling)."""
+        return self.method if self.speculative else "off"
 
 
 @dataclass

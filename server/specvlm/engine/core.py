@@ -174,6 +174,7 @@ class Engine:
                     job.send(Failed(EngineStoppedError("server is shutting down")))
                     return
                 if job.cancelled.is_set():
+                    log.info("request cancelled after %d tokens", stats.completion_tokens)
                     return
                 if now > job.deadline:
                     job.send(Failed(RequestTimeoutError("request timed out")))

@@ -1,0 +1,146 @@
+"""The chat completions route, in process, against the tiny Qwen pair."""
+
+import pytest
+
+from specvlm.decoding import DecodingParams, generate
+from specvlm.inputs import build_inputs
+
+from .conftest import sse_events, video_message
+
+
+def _request(**extra) -> dict:
+    return {"model": "specvlm-tiny-qwen2_5_vl", "messages": video_message("what is the dog doing?"),
+            "max_tokens": 24, **extra}
+
+
+def test_models_and_health(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    models = client.get("/v1/models").json()
+    assert models["object"] == "list"
+    entry = models["data"][0]
+    assert entry["id"] == "specvlm-tiny-qwen2_5_vl" and entry["object"] == "model"
+    assert entry["max_model_len"] == 4096
+
+
+def test_completion_shape_usage_and_metrics(client):
+    r = client.post("/v1/chat/completions", json=_request(return_token_ids=True))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "chat.completion" and body["id"].startswith("chatcmpl-")
+    choice = body["choices"][0]
+    assert choice["message"]["role"] == "assistant"
+    assert choice["finish_reason"] in ("stop", "length")
+    assert len(choice["token_ids"]) == body["usage"]["completion_tokens"]
+    assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+    spec = body["metrics"]["speculative_decoding"]
+    assert spec["method"] == "specvlm" and spec["num_drafts"] > 0
+    assert spec["video_tokens"] > 0 and spec["draft_video_tokens"] == int(spec["video_tokens"] * 0.1 + 1e-6)
+    assert spec["mean_acceptance_length"] >= 1.0
+    timing = body["metrics"]["timing"]
+    assert set(timing) == {"queue_s", "video_decode_s", "prefill_s", "ttft_s", "decode_s", "decode_tokens_per_s"}
+    assert timing["video_decode_s"] > 0 and timing["ttft_s"] >= timing["prefill_s"]
+
+
+def test_served_tokens_are_the_targets_greedy_tokens(client, tiny_pairs):
+    """Through HTTP (media decode included) the output is the target's own greedy output."""
+    import torch
+
+    body = client.post("/v1/chat/completions", json=_request(return_token_ids=True)).json()
+    served = body["choices"][0]["token_ids"]
+    # Rebuild the same inputs the server built, and ask transformers.
+    import asyncio
+
+    from specvlm.api.prompt import build_prompt
+    from specvlm.api.protocol import ChatCompletionRequest
+
+    svc = client.app.state.service
+    request = ChatCompletionRequest(**_request())
+    prompt = asyncio.run(build_prompt(request, request.video_sampling(svc.settings), svc.fetch_policy))
+    inputs = build_inputs(svc.pair.processor, prompt)
+    with torch.inference_mode():
+        out = svc.pair.target.model.generate(**inputs, do_sample=False, max_new_tokens=24)
+    assert served == out[0, inputs["input_ids"].shape[1]:].tolist()
+    text = svc.pair.tokenizer.decode(served, skip_special_tokens=True)
+    assert body["choices"][0]["message"]["content"] == text
+
+
+@pytest.mark.parametrize("method", ["specvlm", "naive", "off"])
+def test_streamed_text_equals_non_streamed(client, method):
+    request = _request(spec_decode={"method": method}, return_token_ids=True)
+    whole = client.post("/v1/chat/completions", json=request).json()
+    r = client.post("/v1/chat/completions", json={**request, "stream": True,
+                                                   "stream_options": {"include_usage": True}})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(r)
+    assert events[-1] == "[DONE]"
+    chunks = events[:-1]
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    ids = [t for c in chunks if c["choices"] for t in c["choices"][0].get("token_ids", [])]
+    assert text == whole["choices"][0]["message"]["content"]
+    assert ids == whole["choices"][0]["token_ids"]
+    finals = [c for c in chunks if c["choices"] and c["choices"][0]["finish_reason"]]
+    assert len(finals) == 1 and finals[0]["choices"][0]["finish_reason"] == whole["choices"][0]["finish_reason"]
+    usage = chunks[-1]
+    assert usage["choices"] == [] and usage["usage"] == whole["usage"]
+    assert usage["metrics"]["speculative_decoding"]["method"] == ("off" if method == "off" else method)
+
+
+def test_stream_without_usage_has_no_usage_chunk(client):
+    events = sse_events(client.post("/v1/chat/completions", json=_request(stream=True)))
+    assert all(e == "[DONE]" or e["choices"] for e in events)
+
+
+def test_stop_string_cuts_the_text(client):
+    whole = client.post("/v1/chat/completions", json=_request(max_tokens=40)).json()
+    text = whole["choices"][0]["message"]["content"]
+    assert len(text) > 6
+    stop = text[3:6]
+    cut = client.post("/v1/chat/completions", json=_request(max_tokens=40, stop=[stop])).json()
+    assert cut["choices"][0]["message"]["content"] == text[:text.index(stop)]
+    assert cut["choices"][0]["finish_reason"] == "stop"
+    streamed = sse_events(client.post("/v1/chat/completions", json=_request(max_tokens=40, stop=stop, stream=True)))
+    assert "".join(e["choices"][0]["delta"].get("content", "") for e in streamed[:-1]) == text[:text.index(stop)]
+
+
+def test_max_tokens_is_exact(client):
+    body = client.post("/v1/chat/completions", json=_request(max_tokens=5, return_token_ids=True)).json()
+    assert body["usage"]["completion_tokens"] <= 5
+    if body["choices"][0]["finish_reason"] == "length":
+        assert body["usage"]["completion_tokens"] == 5
+
+
+def test_drop_rate_is_per_request(client):
+    body = client.post("/v1/chat/completions", json=_request(spec_decode={"drop_rate": 0.5})).json()
+    spec = body["metrics"]["speculative_decoding"]
+    assert spec["draft_video_tokens"] == spec["video_tokens"] // 2
+
+
+def test_keepalive_comments_while_waiting(client, monkeypatch):
+    """A slow prefill shows up as `: keep-alive` lines before the first token."""
+    import time as _time
+
+    engine = client.app.state.service.engine
+    original = engine._run
+
+    def slow_run(job):
+        _time.sleep(0.3)
+        return original(job)
+
+    monkeypatch.setattr(engine, "_run", slow_run)
+    r = client.post("/v1/chat/completions", json=_request(stream=True, max_tokens=3))
+    assert ": keep-alive" in r.text
+    assert sse_events(r)[-1] == "[DONE]"
+
+
+def test_metrics_endpoint(client):
+    client.post("/v1/chat/completions", json=_request(max_tokens=8))
+    text = client.get("/metrics").text
+    for name in ("specvlm:spec_decode_num_drafts_total", "specvlm:spec_decode_num_draft_tokens_total",
+                 "specvlm:spec_decode_num_accepted_tokens_total", "specvlm:num_requests_running",
+                 "specvlm:num_requests_waiting", "specvlm:time_to_first_token_seconds_bucket",
+                 "specvlm:inter_token_latency_seconds_bucket", "specvlm:video_decode_seconds_bucket",
+                 'specvlm:requests_total{status="200"}'):
+        assert name in text, name
+    drafts = [l for l in text.splitlines() if l.startswith("specvlm:spec_decode_num_drafts_total")]
+    assert float(drafts[0].split()[-1]) > 0
