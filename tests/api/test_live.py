@@ -132,6 +132,32 @@ def test_client_disconnect_frees_the_worker(server, sdk):
     assert time.time() - started < 10
 
 
+def test_our_client_and_chat_cli_against_the_live_server(server, sdk, tmp_path, capsys):
+    from specvlm.media.synthetic import encode_video, synthetic_frames
+    from specvlm_client import Client
+    from specvlm_client.cli import main as chat
+
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(encode_video(synthetic_frames(7, 16)))
+    expected = sdk.chat.completions.create(
+        model="specvlm-tiny-qwen2_5_vl", max_tokens=16,
+        messages=[{"role": "user", "content": [
+            {"type": "video_url", "video_url": {"url": "data:video/mp4;base64," +
+                                                __import__("base64").b64encode(video.read_bytes()).decode()}},
+            {"type": "text", "text": "what happens?"}]}]).choices[0].message.content
+    with Client(server[0], "live-key") as client:
+        from specvlm_client import text_part, video_part
+
+        reply = client.chat.completions.create(None, [{"role": "user", "content": [
+            video_part(video), text_part("what happens?")]}], max_tokens=16)
+    assert reply.choices[0].message.content == expected
+    assert chat(["--base-url", server[0], "--api-key", "live-key", "--max-tokens", "16",
+                 str(video), "what happens?"]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == expected.strip()
+    assert "mean acceptance length" in out.err
+
+
 def test_sigterm_shuts_down_gracefully(server):
     _, proc = server
     proc.send_signal(signal.SIGTERM)
