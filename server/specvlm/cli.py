@@ -37,6 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_arguments(serve)
     serve.set_defaults(run=_serve)
 
+    from .bench import offline, serve_load
+
+    bench = commands.add_parser("bench", help="offline benchmark: ar vs naive vs SpecVLM, or per-step costs")
+    offline.add_arguments(bench)
+    bench.set_defaults(run=offline.run)
+
+    load = commands.add_parser("bench-serve", help="load test a running server over HTTP")
+    serve_load.add_arguments(load)
+    load.set_defaults(run=serve_load.run)
+
     tiny = commands.add_parser("make-tiny", help="write a tiny random target/draft pair (offline, seconds)")
     tiny.add_argument("out_dir")
     tiny.add_argument("--family", choices=("qwen2_5_vl", "llava_onevision"), default="qwen2_5_vl")

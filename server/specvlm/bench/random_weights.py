@@ -18,7 +18,6 @@ projected for a given mean acceptance length:  acceptance * decode step / (draft
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sys
 from dataclasses import asdict, dataclass
@@ -34,7 +33,7 @@ from ..models.loading import resolve_device, resolve_dtype
 from ..spec.pruning import keep_budget
 from .report import (Column, Panel, Series, cache_description, environment, fixed, markdown_table, plot_panels,
                      write_json)
-from .timing import device_description, measure_bandwidth, median_seconds, synchronize
+from .timing import device_description, measure_bandwidth, median_seconds
 
 
 @dataclass(frozen=True)
@@ -259,7 +258,7 @@ def measure_target(plan: Plan, device, dtype, progress) -> tuple[dict[int, dict]
     for video in plan.video_tokens:
         context = video + plan.text_tokens
         progress.set_postfix_str(f"target {plan.target}, {video} video tokens")
-        if _fits(device, _cache_bytes(shape, dtype, context + 4 * plan.repeats)):
+        if _fits(device, _cache_bytes(shape, dtype, context + 8 * (plan.repeats + 2))):
             cache = filled_cache(target, shape, context)
             results[video] = {"decode_s": time_decode_step(target, cache, plan.repeats),
                               "verify_s": time_verify(target, cache, tree, plan.repeats),
@@ -395,7 +394,8 @@ def plot(rows: list[dict], out: Path, plan: Plan) -> None:
 
 def run(args) -> int:
     shape = SHAPES[args.random_weights]
-    draft_name = shape.draft if args.random_draft is None else None if args.random_draft == "none" else args.random_draft
+    draft_name = shape.draft if args.random_draft is None else args.random_draft
+    draft_name = None if draft_name == "none" else draft_name
     if draft_name is not None and SHAPES[draft_name].family != shape.family:
         raise SystemExit(f"draft shape {draft_name} is not of the {shape.family} family")
     device = resolve_device(args.device)

@@ -54,6 +54,4 @@ def measure_bandwidth(device: torch.device, nbytes: int | None = None, repeats: 
     nbytes = nbytes or (2 << 30 if device.type == "cuda" else 256 << 20)
     source = torch.empty(nbytes, dtype=torch.uint8, device=device)
     target = torch.empty_like(source)
-    seconds = median_seconds(lambda: target.copy_(source), device, repeats)
-    del source, target
-    return 2 * nbytes / seconds
+    return 2 * nbytes / median_seconds(lambda: target.copy_(source), device, repeats)
