@@ -39,3 +39,13 @@ def test_settings_from_flags_env_and_defaults(monkeypatch):
     assert settings.drop_rate == 0.5 and settings.port == 9000  # a flag beats the env
     assert settings.api_key == "k"
     assert settings.media_domains == ("a.com", "b.org")
+
+
+def test_bench_commands_are_wired(tmp_path):
+    """`specvlm bench --random-weights tiny` runs end to end through the CLI."""
+    out = tmp_path / "rw"
+    assert cli.main(["bench", "--random-weights", "tiny", "--video-tokens", "64", "--repeats", "1",
+                     "--device", "cpu", "--out", str(out)]) == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert rows and (out / "results.md").exists()
+    assert "bench-serve" in cli.build_parser().format_help()
