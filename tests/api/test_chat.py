@@ -144,3 +144,30 @@ def test_metrics_endpoint(client):
         assert name in text, name
     drafts = [l for l in text.splitlines() if l.startswith("specvlm:spec_decode_num_drafts_total")]
     assert float(drafts[0].split()[-1]) > 0
+
+
+def test_mm_processor_kwargs_reach_the_processor(client):
+    small = client.post("/v1/chat/completions", json=_request(
+        max_tokens=2, mm_processor_kwargs={"min_pixels": 56 * 56, "max_pixels": 56 * 56})).json()
+    default = client.post("/v1/chat/completions", json=_request(max_tokens=2)).json()
+    tokens = lambda body: body["metrics"]["speculative_decoding"]["video_tokens"]  # noqa: E731
+    assert 0 < tokens(small) < tokens(default)
+
+
+def test_frame_sampling_and_timing_reach_the_model(client):
+    """Fewer frames of the same clip: fewer video tokens, and Qwen2.5-VL sees them farther apart."""
+    import asyncio
+
+    from specvlm.api.prompt import build_prompt
+    from specvlm.api.protocol import ChatCompletionRequest
+
+    svc = client.app.state.service
+    grids = {}
+    for frames in (4, 8):
+        request = ChatCompletionRequest(**_request(media_io_kwargs={"video": {"num_frames": frames}}))
+        prompt = asyncio.run(build_prompt(request, request.video_sampling(svc.settings), svc.fetch_policy))
+        assert len(prompt.videos[0].frames) == frames
+        inputs = build_inputs(svc.pair.processor, prompt)
+        grids[frames] = (int(inputs["video_grid_thw"][0, 0]), float(inputs["second_per_grid_ts"][0]))
+    # the 16-frame clip at 8 fps: 4 frames are 0.5 s apart, 8 frames 0.25 s (2 frames per temporal patch)
+    assert grids[4] == (2, 1.0) and grids[8] == (4, 0.5)
