@@ -9,7 +9,7 @@ import torch
 
 from specvlm.models.loading import load_pair
 
-from ..engine.helpers import hf_greedy, inputs_for, run, text_prompt, video_prompt
+from engine.helpers import hf_greedy, inputs_for, run, text_prompt, video_prompt
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
