@@ -35,3 +35,22 @@ def test_stop_string_across_tokens_is_cut_and_held_back(tiny_pairs):
             break
     out += text.flush()
     assert text.stopped and out == "the dog runs "
+
+
+def test_windowed_decoding_equals_the_full_decode_on_random_tokens(tiny_pairs):
+    """Any token sequence (invalid UTF-8 and special tokens included), in any chunking."""
+    import random
+
+    for family in ("qwen2_5_vl", "llava_onevision"):
+        tok = tiny_pairs[family].tokenizer
+        rng = random.Random(0)
+        for _ in range(30):
+            ids = [rng.randrange(len(tok)) for _ in range(rng.randrange(1, 80))]
+            text = TextAssembler(tok)
+            out, i = "", 0
+            while i < len(ids):
+                step = rng.randrange(1, 7)
+                out += text.add(ids[i:i + step])
+                i += step
+            out += text.flush()
+            assert out == tok.decode(ids, skip_special_tokens=True)
