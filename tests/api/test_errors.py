@@ -123,3 +123,21 @@ def test_health_is_503_until_models_load(tmp_path):
         assert r.status_code == 503 and "failed" in r.json()["status"]
         r = c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]})
         assert r.status_code == 503 and r.json()["error"]["code"] == "unavailable"
+
+
+def test_oversized_body_is_refused_unread(tiny_pairs, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from specvlm.api.app import create_app
+    from specvlm.config import Settings
+
+    from .conftest import wait_ready
+
+    app = create_app(Settings(cache_dir=str(tmp_path), max_video_bytes=1000), pair=tiny_pairs["qwen2_5_vl"])
+    with TestClient(app) as c:
+        wait_ready(c)
+        huge = {"messages": [{"role": "user", "content": "x" * (3 << 20)}]}
+        r = c.post("/v1/chat/completions", json=huge)
+        assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+        assert c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}],
+                                                    "max_tokens": 2}).status_code == 200

@@ -54,9 +54,17 @@ def create_app(settings: Settings, pair: ModelPair | None = None) -> FastAPI:
     app.state.service = service
     app.include_router(router)
 
+    # base64 media inflates by 4/3; anything much larger than the media cap is refused unread
+    max_body = settings.max_video_bytes * 4 // 3 + (1 << 20)
+
     @app.middleware("http")
     async def count_requests(request: Request, call_next):
-        response = await call_next(request)
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > max_body:
+            response = JSONResponse(APIError(413, f"request body larger than {max_body} bytes",
+                                             code="request_too_large").body(), status_code=413)
+        else:
+            response = await call_next(request)
         if request.url.path.startswith("/v1/"):
             service.metrics.requests.labels(status=str(response.status_code)).inc()
         return response
