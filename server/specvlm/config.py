@@ -37,6 +37,7 @@ class Settings:
     default_fps: float | None = None
     max_video_bytes: int = 256 * 1024 * 1024
     max_pixels: int | None = None
+    max_frame_side: int = 1280  # decoded frames are scaled down to this longer side
     media_timeout: float = 30.0
     allowed_local_media_path: str | None = None
     allowed_media_domains: str | None = None  # comma-separated

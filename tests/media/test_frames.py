@@ -228,3 +228,14 @@ def test_not_an_image(data):
     with pytest.raises(MediaError) as error:
         decode_image(data)
     assert error.value.code == "invalid_image"
+
+
+def test_large_frames_are_scaled_down_while_decoding():
+    from specvlm.media.frames import decode_video as decode
+    from specvlm.media.synthetic import encode_video as encode, synthetic_frames as frames_of
+
+    data = encode(frames_of(0, 4, height=240, width=320))
+    small = decode(data, num_frames=2, max_side=160)
+    assert small.frames.shape == (2, 120, 160, 3)
+    assert (small.metadata["width"], small.metadata["height"]) == (160, 120)
+    assert decode(data, num_frames=2, max_side=1280).frames.shape == (2, 240, 320, 3)

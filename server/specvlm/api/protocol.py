@@ -132,7 +132,7 @@ class ChatCompletionRequest(BaseModel):
                               f"of {settings.max_frames} frames", param="media_io_kwargs")
         fps = video.fps if video.fps is not None else (None if video.num_frames else settings.default_fps)
         return {"num_frames": video.num_frames, "fps": fps, "max_frames": settings.max_frames,
-                "default_num_frames": settings.default_num_frames}
+                "default_num_frames": settings.default_num_frames, "max_side": settings.max_frame_side}
 
     def decoding_params(self, settings: Settings, prompt_tokens: int, max_model_len: int) -> DecodingParams:
         room = max_model_len - prompt_tokens

@@ -127,13 +127,24 @@ def _source_fps(stream, timestamps: list[int] | None) -> float:
     return 1.0
 
 
+def _fit(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
+    """(width, height) scaled down, aspect kept and even, so the longer side is <= max_side."""
+    width, height = size
+    if not max_side or max(width, height) <= max_side:
+        return size
+    scale = max_side / max(width, height)
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
 def decode_video(data: bytes, *, num_frames: int | None = None, fps: float | None = None,
-                 max_frames: int = 64, default_num_frames: int = 8) -> VideoInput:
+                 max_frames: int = 64, default_num_frames: int = 8, max_side: int | None = None) -> VideoInput:
     """Frames sampled uniformly over the video, with transformers VideoMetadata fields.
 
     `num_frames` frames evenly spaced, or one every 1/`fps` seconds (at most `num_frames` if both
     are given), or `default_num_frames`; never more than `max_frames` nor than the video has.
-    A damaged video gives the frames that decode; none at all is a MediaError.
+    A damaged video gives the frames that decode; none at all is a MediaError. Frames whose
+    longer side exceeds `max_side` are scaled down while decoding (the processor resizes them
+    anyway; full-size 4K frames would cost gigabytes).
     """
     if num_frames is not None and num_frames < 1:
         raise MediaError("num_frames must be at least 1", "invalid_video_sampling", param="media_io_kwargs")
@@ -144,6 +155,7 @@ def decode_video(data: bytes, *, num_frames: int | None = None, fps: float | Non
         size = (stream.codec_context.width, stream.codec_context.height)
         if size[0] * size[1] > _MAX_FRAME_PIXELS or 0 in size:
             raise MediaError(f"video frames of {size[0]}x{size[1]} pixels cannot be decoded", "invalid_video")
+        size = _fit(size, max_side)
         total, timestamps, keyframes = _scan(container, stream)
         source_fps = _source_fps(stream, timestamps)
     if total == 0:
