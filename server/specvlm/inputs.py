@@ -24,10 +24,27 @@ class Prompt:
     images: list = field(default_factory=list)  # PIL images or [H, W, 3] uint8 arrays
 
 
-def build_inputs(processor, prompt: Prompt, processor_kwargs: dict | None = None):
-    """The processor's BatchFeature (input_ids, pixel values, grids) for a batch of one."""
+def _pixel_limits(processor, limits: dict) -> dict:
+    """min_pixels/max_pixels as the `size` of processors that resize by pixel count (Qwen2.5-VL)."""
+    default = getattr(getattr(processor, "video_processor", None), "size", None) or {}
+    if "longest_edge" not in default:
+        raise ValueError("min_pixels/max_pixels apply only to models that resize by pixel count (Qwen2.5-VL)")
+    size = {"shortest_edge": default["shortest_edge"], "longest_edge": default["longest_edge"]}
+    size["longest_edge"] = limits.get("max_pixels", size["longest_edge"])
+    # a lower ceiling also lowers the default floor; an explicit floor above it is an error
+    size["shortest_edge"] = limits.get("min_pixels", min(size["shortest_edge"], size["longest_edge"]))
+    if size["shortest_edge"] > size["longest_edge"]:
+        raise ValueError("min_pixels must not exceed max_pixels")
+    return {"size": size}
+
+
+def build_inputs(processor, prompt: Prompt, pixel_limits: dict | None = None):
+    """The processor's BatchFeature (input_ids, pixel values, grids) for a batch of one.
+
+    `pixel_limits`: optional {"min_pixels", "max_pixels"} per image or frame.
+    """
     text = processor.apply_chat_template(prompt.messages, tokenize=False, add_generation_prompt=True)
-    kwargs = dict(processor_kwargs or {})
+    kwargs = _pixel_limits(processor, pixel_limits) if pixel_limits else {}
     if prompt.videos:
         kwargs["videos"] = [video.frames for video in prompt.videos]
         if all(video.metadata for video in prompt.videos):

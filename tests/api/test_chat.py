@@ -171,3 +171,22 @@ def test_frame_sampling_and_timing_reach_the_model(client):
         grids[frames] = (int(inputs["video_grid_thw"][0, 0]), float(inputs["second_per_grid_ts"][0]))
     # the 16-frame clip at 8 fps: 4 frames are 0.5 s apart, 8 frames 0.25 s (2 frames per temporal patch)
     assert grids[4] == (2, 1.0) and grids[8] == (4, 0.5)
+
+
+def test_server_pixel_ceiling_applies_and_cannot_be_raised(tiny_pairs, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from specvlm.api.app import create_app
+    from specvlm.config import Settings
+
+    from .conftest import wait_ready
+
+    app = create_app(Settings(cache_dir=str(tmp_path), max_pixels=56 * 56), pair=tiny_pairs["qwen2_5_vl"])
+    with TestClient(app) as c:
+        wait_ready(c)
+        body = c.post("/v1/chat/completions", json=_request(max_tokens=2)).json()
+        assert "metrics" in body, body
+        # 8 frames -> 4 temporal patches of at most 56x56 pixels -> 2x2 merged tokens each
+        assert body["metrics"]["speculative_decoding"]["video_tokens"] <= 4 * 4
+        r = c.post("/v1/chat/completions", json=_request(max_tokens=2, mm_processor_kwargs={"max_pixels": 10 ** 6}))
+        assert r.status_code == 400

@@ -141,3 +141,20 @@ def test_oversized_body_is_refused_unread(tiny_pairs, tmp_path):
         assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
         assert c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}],
                                                     "max_tokens": 2}).status_code == 200
+
+
+def test_pixel_limits_are_refused_for_llava(tiny_pairs, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from specvlm.api.app import create_app
+    from specvlm.config import Settings
+
+    from .conftest import wait_ready
+
+    app = create_app(Settings(cache_dir=str(tmp_path)), pair=tiny_pairs["llava_onevision"])
+    with TestClient(app) as c:
+        wait_ready(c)
+        body = {"messages": video_message("what?"), "max_tokens": 2}
+        assert c.post("/v1/chat/completions", json=body).status_code == 200
+        r = c.post("/v1/chat/completions", json={**body, "mm_processor_kwargs": {"max_pixels": 5000}})
+        assert r.status_code == 400 and "pixel count" in r.json()["error"]["message"]

@@ -109,7 +109,7 @@ class ChatCompletionRequest(BaseModel):
     def requested_max_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
-    def processor_kwargs(self, settings: Settings) -> dict:
+    def pixel_limits(self, settings: Settings) -> dict:
         kwargs = dict(self.mm_processor_kwargs or {})
         unknown = set(kwargs) - {"max_pixels", "min_pixels"}
         if unknown:
@@ -121,9 +121,7 @@ class ChatCompletionRequest(BaseModel):
         if settings.max_pixels and kwargs.get("max_pixels", 0) > settings.max_pixels:
             raise bad_request(f"mm_processor_kwargs.max_pixels exceeds the server limit {settings.max_pixels}",
                               param="mm_processor_kwargs")
-        if settings.max_pixels and "max_pixels" not in kwargs:
-            kwargs["max_pixels"] = settings.max_pixels
-        return kwargs
+        return kwargs  # pixel limits; inputs.build_inputs turns them into the processor's size
 
     def video_sampling(self, settings: Settings) -> dict:
         video = (self.media_io_kwargs.video if self.media_io_kwargs else None) or VideoIOKwargs()

@@ -71,7 +71,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
                        code="model_not_found", param="model")
     started = time.perf_counter()
     prompt = await build_prompt(body, body.video_sampling(svc.settings), svc.fetch_policy, svc.http)
-    inputs = await svc.process(build_inputs, prompt, body.processor_kwargs(svc.settings))
+    inputs = await svc.process(build_inputs, prompt, body.pixel_limits(svc.settings))
     video_decode_s = time.perf_counter() - started
     if prompt.videos or prompt.images:
         svc.metrics.video_decode.observe(video_decode_s)

@@ -84,10 +84,14 @@ class Service:
     def max_model_len(self) -> int | None:
         return self.pair.max_model_len if self.pair is not None else None
 
-    async def process(self, build, prompt, processor_kwargs):
+    async def process(self, build, prompt, pixel_limits: dict):
         """Run the HF processor off the event loop; its complaints are the client's input errors."""
+        processor = self.pair.processor
+        resizes_by_pixels = "longest_edge" in (getattr(processor, "video_processor", None).size or {})
+        if self.settings.max_pixels and resizes_by_pixels and "max_pixels" not in pixel_limits:
+            pixel_limits = {**pixel_limits, "max_pixels": self.settings.max_pixels}
         try:
-            return await asyncio.to_thread(build, self.pair.processor, prompt, processor_kwargs)
+            return await asyncio.to_thread(build, processor, prompt, pixel_limits)
         except (ValueError, TypeError, IndexError) as exc:
             raise APIError(400, f"could not process the request's media or text: {exc}",
                            code="invalid_media") from None
