@@ -7,6 +7,7 @@ how to run the language model with an explicit mask, positions and KV cache.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -39,6 +40,8 @@ class ModelAdapter:
         self.video_token_id = self.config.video_token_id
         self.image_token_id = self.config.image_token_id
         self.position_axes = 3 if self.kind == "qwen" else 1
+        # transformers 5.24 renamed `past_key_values` to `cache`
+        self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
     @property
     def device(self) -> torch.device:
@@ -128,7 +131,9 @@ class ModelAdapter:
         if embeds is None:
             embeds = self.model.get_input_embeddings()(token_ids.to(self.device)[None])
         position_ids = positions[:, None] if self.kind == "qwen" else positions
-        extra = {} if video_attention is None else {"video_attention": video_attention}
+        extra = {self._cache_arg: cache}
+        if video_attention is not None:
+            extra["video_attention"] = video_attention
         out = self.model(inputs_embeds=embeds, position_ids=position_ids, attention_mask=attention_mask,
-                         past_key_values=cache, use_cache=True, logits_to_keep=1 if last_only else 0, **extra)
+                         use_cache=True, logits_to_keep=1 if last_only else 0, **extra)
         return out.logits[0]
