@@ -155,6 +155,7 @@ def _elapsed(start: float) -> float:
     return time.perf_counter() - start
 
 
+@torch.inference_mode()  # applies to every step of the generator
 def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationStats | None = None
              ) -> Iterator[Chunk]:
     """Yield the new tokens of each decoding step; `stats` (if given) is filled as it runs.

@@ -54,3 +54,10 @@ def test_dtype_defaults():
     assert resolve_dtype("auto", torch.device("cuda")) == torch.bfloat16
     with pytest.raises(ValueError):
         resolve_dtype("int3", torch.device("cpu"))
+
+
+def test_prompt_embedding_keeps_no_autograd_graph(tiny_pairs):
+    """The vision tower's activations must not be kept alive for a backward pass."""
+    pair = tiny_pairs["qwen2_5_vl"]
+    prompt = pair.target.embed_prompt(inputs_for(pair, video_prompt("what is the dog doing?")))
+    assert not prompt.embeds.requires_grad and prompt.embeds.grad_fn is None

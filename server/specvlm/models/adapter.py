@@ -55,6 +55,7 @@ class ModelAdapter:
         return new_cache(self.text_config)
 
     # --- prompt -------------------------------------------------------------------------
+    @torch.inference_mode()  # no autograd graph over the vision tower's activations
     def embed_prompt(self, inputs) -> PromptEmbedding:
         """Token embeddings with this model's own vision features scattered into the
         image and video placeholder rows, plus the prompt's positions."""
