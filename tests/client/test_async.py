@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import httpx
 import pytest
@@ -78,8 +79,13 @@ def test_wrong_key(make_client):
 
 def test_retries_with_async_sleep(monkeypatch):
     delays: list[float] = []
+    real_sleep, this_thread = asyncio.sleep, threading.get_ident()
 
     async def no_wait(seconds: float) -> None:
+        # asyncio.sleep is patched process-wide: event loops in other threads (a test server)
+        # must keep sleeping for real
+        if threading.get_ident() != this_thread:
+            return await real_sleep(seconds)
         delays.append(seconds)
 
     monkeypatch.setattr("specvlm_client.client.asyncio.sleep", no_wait)

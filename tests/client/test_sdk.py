@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import threading
+import time
 
 import httpx
 import pytest
@@ -140,7 +142,15 @@ def scripted(replies: list, **client_args) -> tuple[Client, list[httpx.Request]]
 @pytest.fixture
 def sleeps(monkeypatch) -> list[float]:
     delays: list[float] = []
-    monkeypatch.setattr("specvlm_client.client.time.sleep", delays.append)
+    real_sleep, this_thread = time.sleep, threading.get_ident()
+
+    def no_wait(seconds: float) -> None:
+        # time.sleep is patched process-wide: other threads (test servers) must really sleep
+        if threading.get_ident() != this_thread:
+            return real_sleep(seconds)
+        delays.append(seconds)
+
+    monkeypatch.setattr("specvlm_client.client.time.sleep", no_wait)
     return delays
 
 
