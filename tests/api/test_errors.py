@@ -158,3 +158,23 @@ def test_pixel_limits_are_refused_for_llava(tiny_pairs, tmp_path):
         assert c.post("/v1/chat/completions", json=body).status_code == 200
         r = c.post("/v1/chat/completions", json={**body, "mm_processor_kwargs": {"max_pixels": 5000}})
         assert r.status_code == 400 and "pixel count" in r.json()["error"]["message"]
+
+
+def test_target_without_draft_serves_target_only(tiny_pairs, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from specvlm.api.app import create_app
+    from specvlm.config import Settings
+    from specvlm.models.loading import ModelPair
+
+    from .conftest import wait_ready
+
+    pair = tiny_pairs["qwen2_5_vl"]
+    app = create_app(Settings(cache_dir=str(tmp_path)), pair=ModelPair(pair.target, None, pair.processor))
+    with TestClient(app) as c:
+        wait_ready(c)
+        body = {"messages": video_message("what?"), "max_tokens": 3}
+        r = c.post("/v1/chat/completions", json=body)
+        assert r.status_code == 200 and r.json()["metrics"]["speculative_decoding"]["method"] == "off"
+        r = c.post("/v1/chat/completions", json={**body, "spec_decode": {"method": "specvlm"}})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "no_draft_model"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -62,6 +63,9 @@ class Service:
             log.exception("loading the models failed")
             self.status = f"failed to load models: {exc}"
             return
+        if self.pair.draft is None and self.settings.method != "ar":
+            log.warning("no draft model: requests decode with the target alone unless they ask otherwise")
+            self.settings = replace(self.settings, method="ar")
         self.engine = Engine(self.pair, self.metrics, self.settings.max_queue, self.settings.request_timeout)
         self.engine.start()
         self.status = "ok"
