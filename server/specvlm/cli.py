@@ -14,7 +14,11 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .api.app import create_app
 
-    settings = config.from_args(args)
+    try:
+        settings = config.from_args(args)
+    except ValueError as exc:
+        print(f"specvlm serve: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
                 timeout_graceful_shutdown=30)

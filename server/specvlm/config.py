@@ -47,6 +47,20 @@ class Settings:
     keepalive_interval: float = 5.0
     cache_dir: str = str(Path.home() / ".cache" / "specvlm")
 
+    def __post_init__(self):
+        problems = [name for name, ok in (
+            ("drop_rate must be in [0, 1)", 0 <= self.drop_rate < 1),
+            ("attention_mass must be in (0, 1]", 0 < self.attention_mass <= 1),
+            ("max_queue must be at least 1", self.max_queue >= 1),
+            ("max_frames must be at least 1", self.max_frames >= 1),
+            ("default_num_frames must be in [1, max_frames]", 1 <= self.default_num_frames <= self.max_frames),
+            ("default_max_tokens must be at least 1", self.default_max_tokens >= 1),
+            ("request_timeout and keepalive_interval must be positive",
+             self.request_timeout > 0 and self.keepalive_interval > 0),
+        ) if not ok]
+        if problems:
+            raise ValueError("; ".join(problems))
+
     @property
     def media_domains(self) -> tuple[str, ...] | None:
         if not self.allowed_media_domains:

@@ -58,7 +58,7 @@ def test_async_client_over_asgi_transport(client, video):
 
 def test_error_sent_mid_stream_raises(tiny_pairs, tmp_path, video):
     """A request that times out after its first token: the stream carries the error envelope."""
-    app = create_app(Settings(cache_dir=str(tmp_path), request_timeout=0.0), pair=tiny_pairs["qwen2_5_vl"])
+    app = create_app(Settings(cache_dir=str(tmp_path), request_timeout=1e-9), pair=tiny_pairs["qwen2_5_vl"])
     with TestClient(app) as http:
         wait_ready(http)
         sdk = Client("http://testserver", http_client=http)

@@ -49,3 +49,9 @@ def test_bench_commands_are_wired(tmp_path):
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert rows and (out / "results.md").exists()
     assert "bench-serve" in cli.build_parser().format_help()
+
+
+def test_serve_refuses_impossible_settings(capsys):
+    assert cli.main(["serve", "--drop-rate", "1.5", "--max-queue", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "drop_rate must be in [0, 1)" in err and "max_queue must be at least 1" in err
