@@ -43,6 +43,7 @@ class Settings:
     allowed_media_domains: str | None = None  # comma-separated
     # queueing
     max_queue: int = 64
+    max_running: int = 1  # requests decoded at once, interleaved step by step (each holds its KV caches)
     request_timeout: float = 600.0
     keepalive_interval: float = 5.0
     cache_dir: str = str(Path.home() / ".cache" / "specvlm")
@@ -52,6 +53,7 @@ class Settings:
             ("drop_rate must be in [0, 1)", 0 <= self.drop_rate < 1),
             ("attention_mass must be in (0, 1]", 0 < self.attention_mass <= 1),
             ("max_queue must be at least 1", self.max_queue >= 1),
+            ("max_running must be at least 1", self.max_running >= 1),
             ("max_frames must be at least 1", self.max_frames >= 1),
             ("default_num_frames must be in [1, max_frames]", 1 <= self.default_num_frames <= self.max_frames),
             ("default_max_tokens must be at least 1", self.default_max_tokens >= 1),
@@ -80,6 +82,7 @@ _HELP = {
     "allowed_local_media_path": "serve file:// media only below this directory (refused by default)",
     "allowed_media_domains": "comma-separated hosts allowed for http(s) media (default: any)",
     "max_queue": "requests waiting beyond this are refused with 429",
+    "max_running": "requests decoded at once, one step each in turn; each holds its own KV caches",
     "request_timeout": "seconds a request may take, queueing included",
 }
 

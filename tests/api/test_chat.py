@@ -121,13 +121,13 @@ def test_keepalive_comments_while_waiting(client, monkeypatch):
     import time as _time
 
     engine = client.app.state.service.engine
-    original = engine._run
+    original = engine._steps
 
-    def slow_run(job):
+    def slow_steps(job):
         _time.sleep(0.3)
         return original(job)
 
-    monkeypatch.setattr(engine, "_run", slow_run)
+    monkeypatch.setattr(engine, "_steps", slow_steps)
     r = client.post("/v1/chat/completions", json=_request(stream=True, max_tokens=3))
     assert ": keep-alive" in r.text
     assert sse_events(r)[-1] == "[DONE]"

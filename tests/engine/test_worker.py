@@ -118,3 +118,40 @@ def test_a_failing_request_does_not_kill_the_worker(qwen):
     failed, ok = asyncio.run(main())
     assert isinstance(failed[-1], Failed)
     assert isinstance(ok[-1], Finished)
+
+
+@pytest.mark.parametrize("max_running", [1, 2])
+def test_interleaving_lets_a_short_request_overtake(qwen, max_running):
+    """With room for two, a short request finishes while a long one is still decoding;
+    with room for one, it waits. Outputs are the same either way."""
+    long_inputs = inputs_for(qwen, video_prompt("tell me everything", seeds=(1,)))
+    short_inputs = inputs_for(qwen, video_prompt("one word", seeds=(2,)))
+    long_params = DecodingParams(max_new_tokens=150, ignore_eos=True)
+    short_params = DecodingParams(max_new_tokens=4, ignore_eos=True)
+    solo_long, _, _ = run(qwen, long_inputs, max_new_tokens=150, ignore_eos=True)
+    solo_short, _, _ = run(qwen, short_inputs, max_new_tokens=4, ignore_eos=True)
+
+    async def main():
+        engine = Engine(qwen, Metrics(), max_running=max_running)
+        engine.start()
+        order = []
+
+        async def consume(name, stream):
+            events = await _collect(stream)
+            order.append(name)
+            return [t for e in events if isinstance(e, Delta) for t in e.token_ids]
+
+        try:
+            long_stream = await engine.submit(long_inputs, long_params)
+            first = await long_stream.next_event()  # the long request is decoding
+            short_stream = await engine.submit(short_inputs, short_params)
+            long_rest, short_tokens = await asyncio.gather(consume("long", long_stream),
+                                                           consume("short", short_stream))
+        finally:
+            engine.shutdown()
+        return order, first.token_ids + long_rest, short_tokens
+
+    order, long_tokens, short_tokens = asyncio.run(main())
+    assert order == (["short", "long"] if max_running == 2 else ["long", "short"])
+    assert short_tokens == solo_short
+    assert long_tokens == solo_long

@@ -66,7 +66,8 @@ class Service:
         if self.pair.draft is None and self.settings.method != "ar":
             log.warning("no draft model: requests decode with the target alone unless they ask otherwise")
             self.settings = replace(self.settings, method="ar")
-        self.engine = Engine(self.pair, self.metrics, self.settings.max_queue, self.settings.request_timeout)
+        self.engine = Engine(self.pair, self.metrics, self.settings.max_queue, self.settings.request_timeout,
+                             self.settings.max_running)
         self.engine.start()
         self.status = "ok"
         log.info("serving %s (draft: %s)", self.model_name, "yes" if self.pair.draft else "none")

@@ -1,8 +1,9 @@
-"""One worker thread owns the models and decodes one request at a time, in arrival order.
+"""One worker thread owns the models and decodes requests in arrival order.
 
 Requests come in through a bounded queue; each gets an asyncio queue of events back
-(text deltas, then a finish or an error). A request is cancelled (client gone, timeout,
-shutdown) between two decoding steps.
+(text deltas, then a finish or an error). Up to `max_running` requests are decoded at once,
+one decoding step each in turn, so a long answer does not hold back a short one; each keeps
+its own KV caches. A request is cancelled (client gone, timeout, shutdown) between two steps.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Sequence
+from typing import AsyncIterator, Iterator, Sequence
 
 import torch
 
@@ -56,7 +57,7 @@ class Failed:
     error: Exception
 
 
-@dataclass
+@dataclass(eq=False)  # a job is itself, not its field values (tensors do not compare to a bool)
 class _Job:
     inputs: object
     params: DecodingParams
@@ -76,14 +77,16 @@ class _Job:
 
 class Engine:
     def __init__(self, pair: ModelPair, metrics: Metrics | None = None, max_queue: int = 64,
-                 request_timeout: float = 600.0):
+                 request_timeout: float = 600.0, max_running: int = 1):
+        if max_queue < 1 or max_running < 1:
+            raise ValueError("max_queue and max_running must be at least 1")
         self.pair = pair
         self.metrics = metrics or Metrics()
         self.request_timeout = request_timeout
+        self.max_running = max_running
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._work, name="specvlm-worker", daemon=True)
         self._stopping = threading.Event()
-        self._current: _Job | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -104,8 +107,6 @@ class Engine:
             if job is not None:
                 self.metrics.waiting.dec()
                 job.send(Failed(EngineStoppedError("server is shutting down")))
-        if self._current is not None:
-            self._current.cancelled.set()
         try:
             self._queue.put_nowait(None)  # wake the worker
         except queue.Full:
@@ -128,25 +129,43 @@ class Engine:
 
     # --- worker ----------------------------------------------------------------------------
     def _work(self) -> None:
+        running: list[tuple[_Job, Iterator[None]]] = []
         while not self._stopping.is_set():
-            job = self._queue.get()
-            if job is None:
-                continue
+            self._admit(running)
+            for entry in list(running):
+                job, steps = entry
+                try:
+                    next(steps)
+                    continue
+                except StopIteration:
+                    pass
+                except Exception as exc:  # the worker must survive any one request
+                    log.exception("request failed")
+                    job.send(Failed(exc))
+                running.remove(entry)
+                self.metrics.running.dec()
+        for job, steps in running:
+            job.send(Failed(EngineStoppedError("server is shutting down")))
+            steps.close()
+            self.metrics.running.dec()
+
+    def _admit(self, running: list) -> None:
+        """Take waiting requests while there is room; an idle worker blocks until one comes."""
+        while len(running) < self.max_running:
+            try:
+                job = self._queue.get(block=not running)
+            except queue.Empty:
+                return
+            if job is None:  # shutdown's wake-up call
+                return
             self.metrics.waiting.dec()
             if job.cancelled.is_set():
                 continue
-            self._current = job
             self.metrics.running.inc()
-            try:
-                self._run(job)
-            except Exception as exc:  # the worker must survive any one request
-                log.exception("request failed")
-                job.send(Failed(exc))
-            finally:
-                self.metrics.running.dec()
-                self._current = None
+            running.append((job, self._steps(job)))
 
-    def _run(self, job: _Job) -> None:
+    def _steps(self, job: _Job) -> Iterator[None]:
+        """Decode one request, pausing after every step (the worker interleaves requests)."""
         started = time.perf_counter()
         queue_s = started - job.enqueued
         stats = GenerationStats(job.params.reported_method)
@@ -170,15 +189,13 @@ class Engine:
                 finish_reason = "stop" if text.stopped else chunk.finish_reason
                 if finish_reason:
                     break
-                if self._stopping.is_set():
-                    job.send(Failed(EngineStoppedError("server is shutting down")))
-                    return
                 if job.cancelled.is_set():
                     log.info("request cancelled after %d tokens", stats.completion_tokens)
                     return
                 if now > job.deadline:
                     job.send(Failed(RequestTimeoutError("request timed out")))
                     return
+                yield
         finally:
             steps.close()
             self._count(stats)
