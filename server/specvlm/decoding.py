@@ -5,12 +5,15 @@
       -> first token
       -> prune the video for the draft -> draft prefill
       -> loop { draft expands the tree level by level -> target verifies all nodes in one
-               pass -> greedy acceptance -> compact both KV caches }
+               pass -> acceptance -> compact both KV caches }
 
 Methods: `ar` (target alone, reported as `off`), `naive` (speculation, draft sees the full
-video), `specvlm` (speculation, draft sees the pruned video). Greedy output is the target's
-own greedy output in every method. Sampling (temperature > 0) is not speculative yet: it
-runs `ar` and reports method `off`.
+video), `specvlm` (speculation, draft sees the pruned video). Greedy output (temperature 0)
+is the target's own greedy output in every method: the tree holds the draft's top-k guesses
+and acceptance follows the target's argmax. With temperature > 0 the tree holds the draft's
+draws and acceptance is recursive rejection sampling (spec.sampling), so every token follows
+the target's own sampling distribution; a seed fixes the output of each method, but the
+methods consume randomness differently, so their seeded outputs differ.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .models.attention import VideoAttentionScores
 from .models.kv import keep_tree_path, truncate
 from .models.loading import ModelPair
 from .spec.pruning import STRATEGIES, select_video_tokens
+from .spec.sampling import probabilities, sample_distinct, speculative_sample
 from .spec.tree import TREE_SHAPES, TreeBuffers, build_tree, fill_children, tree_attention_mask
 from .spec.verify import greedy_accept
 
@@ -66,11 +70,11 @@ class DecodingParams:
 
     @property
     def speculative(self) -> bool:
-        return self.method != "ar" and self.temperature == 0
+        return self.method != "ar"
 
     @property
     def reported_method(self) -> str:
-        """`off` whenever the target decodes alone (method ar, or sampling)."""
+        """`off` when the target decodes alone."""
         return self.method if self.speculative else "off"
 
 
@@ -140,15 +144,21 @@ class _Budget:
         return Chunk(out)
 
 
-def _pick(logits: torch.Tensor, params: DecodingParams, generator: torch.Generator | None) -> int:
-    if params.temperature == 0:
+@dataclass(frozen=True)
+class _Sampling:
+    """Temperature > 0: the distribution every token is drawn from, and the random source."""
+    temperature: float
+    top_p: float
+    generator: torch.Generator | None
+
+    def probs(self, logits: torch.Tensor) -> torch.Tensor:
+        return probabilities(logits, self.temperature, self.top_p)
+
+
+def _pick(logits: torch.Tensor, sampling: _Sampling | None) -> int:
+    if sampling is None:
         return int(logits.argmax())
-    probs = torch.softmax(logits.float() / params.temperature, dim=-1)
-    if params.top_p < 1.0:
-        sorted_probs, order = torch.sort(probs, descending=True)
-        outside = sorted_probs.cumsum(0) - sorted_probs > params.top_p
-        probs = probs.scatter(0, order, sorted_probs.masked_fill(outside, 0.0))
-    return int(torch.multinomial(probs, 1, generator=generator))
+    return int(torch.multinomial(sampling.probs(logits), 1, generator=sampling.generator))
 
 
 def _elapsed(start: float) -> float:
@@ -168,9 +178,10 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
     if params.speculative and pair.draft is None:
         raise ValueError(f"method {params.method} needs a draft model")
     budget = _Budget(params.max_new_tokens, frozenset() if params.ignore_eos else stop_token_ids(pair))
-    generator = None
-    if params.seed is not None:
-        generator = torch.Generator(device=target.device).manual_seed(params.seed)
+    sampling = None
+    if params.temperature > 0:
+        generator = None if params.seed is None else torch.Generator(target.device).manual_seed(params.seed)
+        sampling = _Sampling(params.temperature, params.top_p, generator)
 
     start = time.perf_counter()
     prompt = target.embed_prompt(inputs)
@@ -181,7 +192,7 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
                     and params.pruning in ("specvlm", "attention") and video_positions.numel() > 0)
     target_cache = target.new_cache()
     logits, scores = _target_prefill(target, target_cache, prompt, video_positions, needs_scores)
-    first = _pick(logits[-1], params, generator)
+    first = _pick(logits[-1], sampling)
     stats.prefill_s = _elapsed(start)
     chunk = budget.take([first])
     stats.completion_tokens += len(chunk.token_ids)
@@ -191,9 +202,10 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
 
     decode_start = time.perf_counter()
     if params.speculative:
-        steps = _speculative(pair, inputs, params, prompt, video_positions, scores, target_cache, first, stats)
+        steps = _speculative(pair, inputs, params, sampling, prompt, video_positions, scores, target_cache, first,
+                             stats)
     else:
-        steps = _autoregressive(target, params, prompt, target_cache, first, generator)
+        steps = _autoregressive(target, sampling, prompt, target_cache, first)
     for tokens in steps:
         chunk = budget.take(tokens)
         stats.completion_tokens += len(chunk.token_ids)
@@ -203,18 +215,18 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
             return
 
 
-def _autoregressive(target: ModelAdapter, params: DecodingParams, prompt: PromptEmbedding, cache, first: int,
-                    generator: torch.Generator | None) -> Iterator[list[int]]:
+def _autoregressive(target: ModelAdapter, sampling: _Sampling | None, prompt: PromptEmbedding, cache,
+                    first: int) -> Iterator[list[int]]:
     position, token = prompt.next_position, first
     while True:
         logits = target.forward(cache, target.text_positions(torch.tensor([position])),
                                 token_ids=torch.tensor([token]))
-        token = _pick(logits[-1], params, generator)
+        token = _pick(logits[-1], sampling)
         position += 1
         yield [token]
 
 
-def _speculative(pair: ModelPair, inputs, params: DecodingParams, prompt: PromptEmbedding,
+def _speculative(pair: ModelPair, inputs, params: DecodingParams, sampling: _Sampling | None, prompt: PromptEmbedding,
                  video_positions: torch.Tensor, scores: torch.Tensor, target_cache, first: int,
                  stats: GenerationStats) -> Iterator[list[int]]:
     target, draft = pair.target, pair.draft
@@ -234,8 +246,8 @@ def _speculative(pair: ModelPair, inputs, params: DecodingParams, prompt: Prompt
                        target_cached=prompt.embeds.shape[1], draft_pending=[first],
                        draft_position=draft_next_position)
     while True:
-        tokens = _draft_tree(draft, draft_cache, tree, state)
-        acceptance = _verify(target, target_cache, tree, tokens, state)
+        drafted = _draft_tree(draft, draft_cache, tree, state, sampling)
+        acceptance = _verify(target, target_cache, tree, drafted, state, sampling)
         stats.num_drafts += 1
         stats.num_draft_tokens += tree.num_nodes - 1
         stats.num_accepted_tokens += acceptance.num_accepted
@@ -285,20 +297,44 @@ class _SpecState:
     draft_position: int  # position of draft_pending[0]
 
 
-def _draft_tree(draft: ModelAdapter, cache, tree: TreeBuffers, state: _SpecState) -> torch.Tensor:
-    """Tokens of every tree node, node 0 the root; the draft cache is left as it was
-    plus the pending tokens."""
+@dataclass(frozen=True)
+class _DraftTree:
+    tokens: torch.Tensor  # [n] node tokens, node 0 the root
+    drawn: torch.Tensor | None = None  # sampled: [n] whether node i's token is a real draw
+    probs: torch.Tensor | None = None  # sampled: [n, V_draft] what node i's children were drawn from
+
+
+def _draft_tree(draft: ModelAdapter, cache, tree: TreeBuffers, state: _SpecState,
+                sampling: _Sampling | None = None) -> _DraftTree:
+    """Every tree node's token: the draft's top-k guesses (greedy) or its draws without
+    replacement (sampling). The draft cache is left as it was plus the pending tokens."""
     device = draft.device
-    tokens = torch.empty(tree.num_nodes, dtype=torch.long, device=device)
-    tokens[0] = state.committed_root
+    drafted = _DraftTree(torch.empty(tree.num_nodes, dtype=torch.long, device=device))
+    if sampling is not None:
+        drafted = _DraftTree(drafted.tokens, torch.ones(tree.num_nodes, dtype=torch.bool, device=device),
+                             torch.zeros(tree.num_nodes, draft.vocab_limit, device=device))
+    drafted.tokens[0] = state.committed_root
+    parent_row = torch.zeros(tree.num_nodes, dtype=torch.long, device=device)
+
+    def add_children(logits: torch.Tensor, parents: torch.Tensor, level: tuple[int, int]) -> None:
+        logits = logits[:, : draft.vocab_limit]
+        parent_row[parents] = torch.arange(parents.numel(), device=device)
+        if sampling is None:
+            guesses = torch.topk(logits, tree.top_k, dim=-1).indices
+            fill_children(drafted.tokens, level, guesses, parent_row, tree)
+            return
+        probs = sampling.probs(logits)
+        drafted.probs[parents] = probs
+        draws, real = sample_distinct(probs, tree.max_children, sampling.generator)
+        fill_children(drafted.tokens, level, draws, parent_row, tree, by_sibling=True)
+        fill_children(drafted.drawn, level, real, parent_row, tree, by_sibling=True)
+
     pending = torch.tensor(state.draft_pending, device=device)
     positions = state.draft_position + torch.arange(pending.numel(), device=device)
     logits = draft.forward(cache, draft.text_positions(positions), token_ids=pending, last_only=True)
     root_position = state.draft_position + pending.numel() - 1
     prefix_len = cache.get_seq_length()
-    top = torch.topk(logits[:, : draft.vocab_limit], tree.top_k, dim=-1).indices
-    parent_row = torch.zeros(tree.num_nodes, dtype=torch.long, device=device)
-    fill_children(tokens, tree.level_ranges[0], top, parent_row, tree)
+    add_children(logits, torch.zeros(1, dtype=torch.long, device=device), tree.level_ranges[0])
     fed = torch.empty(0, dtype=torch.long, device=device)
     for depth, (start, end) in enumerate(tree.level_ranges[:-1], start=1):
         level = torch.arange(start, end, device=device)
@@ -306,22 +342,26 @@ def _draft_tree(draft: ModelAdapter, cache, tree: TreeBuffers, state: _SpecState
         columns = torch.cat([fed, feed])
         mask = tree_attention_mask(prefix_len, feed, columns, tree)
         logits = draft.forward(cache, draft.text_positions(root_position + tree.depth[feed]),
-                               token_ids=tokens[feed], attention_mask=mask)
-        top = torch.topk(logits[:, : draft.vocab_limit], tree.top_k, dim=-1).indices
-        parent_row[feed] = torch.arange(feed.numel(), device=device)
+                               token_ids=drafted.tokens[feed], attention_mask=mask)
         fed = columns
-        fill_children(tokens, tree.level_ranges[depth], top, parent_row, tree)
+        add_children(logits, feed, tree.level_ranges[depth])
     truncate(cache, prefix_len)
     state.draft_position = root_position + 1
-    return tokens
+    return drafted
 
 
-def _verify(target: ModelAdapter, cache, tree: TreeBuffers, tokens: torch.Tensor, state: _SpecState):
+def _verify(target: ModelAdapter, cache, tree: TreeBuffers, drafted: _DraftTree, state: _SpecState,
+            sampling: _Sampling | None = None):
+    tokens = drafted.tokens
     nodes = torch.arange(tree.num_nodes, device=tokens.device)
     mask = tree_attention_mask(state.target_cached, nodes, nodes, tree)
     logits = target.forward(cache, target.text_positions(state.target_position + tree.depth),
                             token_ids=tokens, attention_mask=mask)
-    acceptance = greedy_accept(tokens, logits.argmax(dim=-1), tree)
+    if sampling is None:
+        acceptance = greedy_accept(tokens, logits.argmax(dim=-1), tree)
+    else:
+        acceptance = speculative_sample(tokens, drafted.drawn, sampling.probs(logits), drafted.probs, tree,
+                                        sampling.generator)
     keep_tree_path(cache, state.target_cached, torch.tensor(acceptance.path, device=tokens.device))
     state.target_cached += len(acceptance.path)
     state.target_position += len(acceptance.path)

@@ -190,3 +190,14 @@ def test_server_pixel_ceiling_applies_and_cannot_be_raised(tiny_pairs, tmp_path)
         assert body["metrics"]["speculative_decoding"]["video_tokens"] <= 4 * 4
         r = c.post("/v1/chat/completions", json=_request(max_tokens=2, mm_processor_kwargs={"max_pixels": 10 ** 6}))
         assert r.status_code == 400
+
+
+def test_sampling_requests_speculate_and_a_seed_reproduces_them(client):
+    request = _request(temperature=0.8, top_p=0.95, seed=7, max_tokens=24, return_token_ids=True)
+    first = client.post("/v1/chat/completions", json=request).json()
+    again = client.post("/v1/chat/completions", json=request).json()
+    other = client.post("/v1/chat/completions", json={**request, "seed": 8}).json()
+    spec = first["metrics"]["speculative_decoding"]
+    assert spec["method"] == "specvlm" and spec["num_drafts"] > 0
+    assert first["choices"][0]["token_ids"] == again["choices"][0]["token_ids"]
+    assert first["choices"][0]["token_ids"] != other["choices"][0]["token_ids"]

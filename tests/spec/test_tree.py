@@ -55,3 +55,16 @@ def test_fill_children_writes_ranked_guesses_of_each_parent():
     parent_row[torch.tensor([1, 2])] = torch.tensor([0, 1])
     fill_children(tokens, tree.level_ranges[1], torch.tensor([[20, 21], [30, 31]]), parent_row, tree)
     assert tokens[3:].tolist() == [20, 21, 30]
+
+
+def test_gapped_ranks_take_top_k_guesses_by_rank_and_draws_by_sibling_order():
+    tree = build_tree([(0,), (2,), (2, 1)])  # root's children hold ranks 0 and 2
+    assert tree.children == ((1, 2), (), (3,), ())
+    assert tree.sibling.tolist() == [0, 0, 1, 0]
+    assert tree.top_k == 3 and tree.max_children == 2
+    tokens = torch.zeros(tree.num_nodes, dtype=torch.long)
+    parent_row = torch.zeros(tree.num_nodes, dtype=torch.long)
+    fill_children(tokens, tree.level_ranges[0], torch.tensor([[10, 11, 12]]), parent_row, tree)
+    assert tokens[1:3].tolist() == [10, 12]  # top-k: rank 2 is the third best guess
+    fill_children(tokens, tree.level_ranges[0], torch.tensor([[10, 11]]), parent_row, tree, by_sibling=True)
+    assert tokens[1:3].tolist() == [10, 11]  # draws: the second child takes the second draw

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..decoding import DecodingParams, _draft_tree, _SpecState, _verify, tree_for
+from ..decoding import DecodingParams, _draft_tree, _DraftTree, _SpecState, _verify, tree_for
 from ..models.adapter import ModelAdapter
 from ..models.attention import ATTENTION_IMPLEMENTATION
 from ..models.loading import resolve_device, resolve_dtype
@@ -209,7 +209,7 @@ def time_verify(target: ModelAdapter, cache, tree, repeats: int) -> float:
     state = _SpecState(committed_root=1, target_position=length, target_cached=length, draft_pending=[],
                        draft_position=0)
     tokens = torch.randint(target.vocab_limit, (tree.num_nodes,), device=target.device)
-    return median_seconds(lambda: _verify(target, cache, tree, tokens, state), target.device, repeats)
+    return median_seconds(lambda: _verify(target, cache, tree, _DraftTree(tokens), state), target.device, repeats)
 
 
 def time_draft_tree(draft: ModelAdapter, cache, tree, pending: int, repeats: int) -> float:

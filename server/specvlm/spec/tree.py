@@ -36,14 +36,20 @@ class TreeBuffers:
     parent: torch.Tensor  # [n] parent node index; -1 for the root
     depth: torch.Tensor  # [n] 0 for the root
     rank: torch.Tensor  # [n] which top-k child of its parent; 0 for the root
+    sibling: torch.Tensor  # [n] place among its parent's children in rank order; 0 for the root
     ancestor_mask: torch.Tensor  # [n, n] bool: column j is an ancestor of row i, or i itself
     level_ranges: tuple[tuple[int, int], ...]  # [start, end) node range of depth 1, 2, ...
     has_children: torch.Tensor  # [n] bool
-    top_k: int  # children the widest node has
+    top_k: int  # draft guesses a node needs (its children's highest rank + 1)
+    children: tuple[tuple[int, ...], ...]  # node i's children in rank order
 
     @property
     def num_nodes(self) -> int:
         return self.parent.numel()
+
+    @property
+    def max_children(self) -> int:
+        return max(map(len, self.children))
 
     @property
     def max_depth(self) -> int:
@@ -51,8 +57,9 @@ class TreeBuffers:
 
     def to(self, device: torch.device | str) -> "TreeBuffers":
         move = lambda t: t.to(device)  # noqa: E731
-        return TreeBuffers(self.paths, move(self.parent), move(self.depth), move(self.rank),
-                           move(self.ancestor_mask), self.level_ranges, move(self.has_children), self.top_k)
+        return TreeBuffers(self.paths, move(self.parent), move(self.depth), move(self.rank), move(self.sibling),
+                           move(self.ancestor_mask), self.level_ranges, move(self.has_children), self.top_k,
+                           self.children)
 
 
 def build_tree(paths) -> TreeBuffers:
@@ -81,12 +88,16 @@ def build_tree(paths) -> TreeBuffers:
             ancestor_mask[i, index[path[:d]]] = True
     has_children = torch.zeros(n, dtype=torch.bool)
     has_children[parent[1:]] = True
+    children = tuple(tuple(i for i in range(1, n) if parent[i] == node) for node in range(n))  # ranks ascend
+    sibling = torch.zeros(n, dtype=torch.long)
+    for kids in children:
+        sibling[list(kids)] = torch.arange(len(kids))
     max_depth = int(depth.max())
     level_ranges = tuple(
         (int((depth < d).sum()), int((depth <= d).sum())) for d in range(1, max_depth + 1)
     )
-    return TreeBuffers(tuple(paths), parent, depth, rank, ancestor_mask, level_ranges,
-                       has_children, int(rank.max()) + 1)
+    return TreeBuffers(tuple(paths), parent, depth, rank, sibling, ancestor_mask, level_ranges,
+                       has_children, int(rank.max()) + 1, children)
 
 
 def tree_attention_mask(prefix_len: int, rows: torch.Tensor, columns: torch.Tensor,
@@ -98,13 +109,15 @@ def tree_attention_mask(prefix_len: int, rows: torch.Tensor, columns: torch.Tens
     return torch.cat([prefix, tree_part], dim=1)[None, None]
 
 
-def fill_children(tokens: torch.Tensor, level: tuple[int, int], topk_tokens: torch.Tensor,
-                  parent_row: torch.Tensor, tree: TreeBuffers) -> None:
-    """Write the tokens of the nodes in `level`: the rank-th best draft guess of their parent.
+def fill_children(tokens: torch.Tensor, level: tuple[int, int], guesses: torch.Tensor,
+                  parent_row: torch.Tensor, tree: TreeBuffers, by_sibling: bool = False) -> None:
+    """Write the tokens (or any per-guess value) of the nodes in `level`.
 
-    `topk_tokens[r]` are the draft's top-k tokens after node `parent_row`'s r-th entry; rows are
-    indexed by `parent_row[node]`.
+    `guesses[r]` are the draft's ordered guesses after the node whose `parent_row` is r. A node
+    takes its parent's rank-th guess (top-k drafting) or, `by_sibling`, the guess of its place
+    among its siblings (sampled drafting, where guesses are draws and none may be skipped).
     """
     start, end = level
     nodes = torch.arange(start, end, device=tokens.device)
-    tokens[start:end] = topk_tokens[parent_row[tree.parent[nodes]], tree.rank[nodes]]
+    column = (tree.sibling if by_sibling else tree.rank)[nodes]
+    tokens[start:end] = guesses[parent_row[tree.parent[nodes]], column]
