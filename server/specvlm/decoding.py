@@ -32,7 +32,7 @@ from .models.loading import ModelPair
 from .spec.pruning import STRATEGIES, select_video_tokens
 from .spec.sampling import probabilities, sample_distinct, speculative_sample
 from .spec.tree import TREE_SHAPES, TreeBuffers, build_tree, fill_children, tree_attention_mask
-from .spec.verify import greedy_accept
+from .spec.verify import Acceptance, greedy_accept
 
 METHODS = ("ar", "naive", "specvlm")
 DRAFT_POSITIONS = ("contiguous", "original")
@@ -49,8 +49,10 @@ class DecodingParams:
     tree: str | tuple[tuple[int, ...], ...] = "tree"  # a TREE_SHAPES name or rank paths
     temperature: float = 0.0
     top_p: float = 1.0
+    top_k: int = 0  # 0: no top-k filtering
     seed: int | None = None
     ignore_eos: bool = False  # benchmarks and load tests: always decode max_new_tokens
+    logprobs: int | None = None  # report each token's log-probability and this many alternatives
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -63,8 +65,10 @@ class DecodingParams:
             raise ValueError("drop_rate must be in [0, 1)")
         if self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be at least 1")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ValueError("temperature must be >= 0 and top_p in (0, 1]")
+        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+            raise ValueError("temperature must be >= 0, top_p in (0, 1] and top_k >= 0")
+        if self.logprobs is not None and not 0 <= self.logprobs <= 20:
+            raise ValueError("logprobs (alternatives per token) must be in [0, 20]")
         if isinstance(self.tree, str) and self.tree not in TREE_SHAPES:
             raise ValueError(f"unknown tree {self.tree!r}; choose one of {', '.join(TREE_SHAPES)} or give paths")
 
@@ -102,9 +106,19 @@ class GenerationStats:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """The target's log-probability of an emitted token, from its raw logits (before
+    temperature and top-p/top-k, as vLLM reports them), and the most likely alternatives."""
+    token_id: int
+    logprob: float
+    top: tuple[tuple[int, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Chunk:
     token_ids: list[int]
     finish_reason: str | None = None  # "stop" (EOS) or "length" on the last chunk
+    logprobs: list[TokenLogprob] | None = None  # one per token, when DecodingParams.logprobs is set
 
 
 @functools.lru_cache(maxsize=16)
@@ -132,16 +146,30 @@ class _Budget:
         self.left = max_new_tokens
         self.stop_ids = stop_ids
 
-    def take(self, tokens: list[int]) -> Chunk:
-        out = []
+    def take(self, tokens: list[int], logprobs: list[TokenLogprob] | None) -> Chunk:
+        out, finish_reason = [], None
         for token in tokens:
             out.append(token)
             self.left -= 1
             if token in self.stop_ids:
-                return Chunk(out, "stop")
+                finish_reason = "stop"
+                break
             if self.left == 0:
-                return Chunk(out, "length")
-        return Chunk(out)
+                finish_reason = "length"
+                break
+        return Chunk(out, finish_reason, None if logprobs is None else logprobs[: len(out)])
+
+
+def token_logprobs(logits: torch.Tensor, tokens: list[int], alternatives: int, vocab_limit: int
+                   ) -> list[TokenLogprob]:
+    """Log-probabilities of `tokens[i]` under `logits[i]`, with the top `alternatives` among
+    real tokenizer entries."""
+    logprobs = torch.log_softmax(logits.float(), dim=-1)
+    chosen = logprobs.gather(-1, torch.tensor(tokens, device=logits.device)[:, None])[:, 0].tolist()
+    if not alternatives:
+        return [TokenLogprob(t, lp) for t, lp in zip(tokens, chosen)]
+    values, ids = logprobs[:, :vocab_limit].topk(alternatives, dim=-1)
+    return [TokenLogprob(t, lp, tuple(zip(i, v))) for t, lp, i, v in zip(tokens, chosen, ids.tolist(), values.tolist())]
 
 
 @dataclass(frozen=True)
@@ -149,10 +177,11 @@ class _Sampling:
     """Temperature > 0: the distribution every token is drawn from, and the random source."""
     temperature: float
     top_p: float
+    top_k: int
     generator: torch.Generator | None
 
     def probs(self, logits: torch.Tensor) -> torch.Tensor:
-        return probabilities(logits, self.temperature, self.top_p)
+        return probabilities(logits, self.temperature, self.top_p, self.top_k)
 
 
 def _pick(logits: torch.Tensor, sampling: _Sampling | None) -> int:
@@ -181,7 +210,7 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
     sampling = None
     if params.temperature > 0:
         generator = None if params.seed is None else torch.Generator(target.device).manual_seed(params.seed)
-        sampling = _Sampling(params.temperature, params.top_p, generator)
+        sampling = _Sampling(params.temperature, params.top_p, params.top_k, generator)
 
     start = time.perf_counter()
     prompt = target.embed_prompt(inputs)
@@ -194,7 +223,13 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
     logits, scores = _target_prefill(target, target_cache, prompt, video_positions, needs_scores)
     first = _pick(logits[-1], sampling)
     stats.prefill_s = _elapsed(start)
-    chunk = budget.take([first])
+
+    def logprobs(rows: torch.Tensor, tokens: list[int]) -> list[TokenLogprob] | None:
+        if params.logprobs is None:
+            return None
+        return token_logprobs(rows, tokens, params.logprobs, target.vocab_limit)
+
+    chunk = budget.take([first], logprobs(logits[-1:], [first]))
     stats.completion_tokens += len(chunk.token_ids)
     yield chunk
     if chunk.finish_reason:
@@ -206,8 +241,8 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
                              stats)
     else:
         steps = _autoregressive(target, sampling, prompt, target_cache, first)
-    for tokens in steps:
-        chunk = budget.take(tokens)
+    for tokens, rows in steps:
+        chunk = budget.take(tokens, logprobs(rows, tokens))
         stats.completion_tokens += len(chunk.token_ids)
         stats.decode_s = _elapsed(decode_start)
         yield chunk
@@ -216,19 +251,21 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
 
 
 def _autoregressive(target: ModelAdapter, sampling: _Sampling | None, prompt: PromptEmbedding, cache,
-                    first: int) -> Iterator[list[int]]:
+                    first: int) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """Each step's token and the target logits it was picked from."""
     position, token = prompt.next_position, first
     while True:
         logits = target.forward(cache, target.text_positions(torch.tensor([position])),
                                 token_ids=torch.tensor([token]))
         token = _pick(logits[-1], sampling)
         position += 1
-        yield [token]
+        yield [token], logits[-1:]
 
 
 def _speculative(pair: ModelPair, inputs, params: DecodingParams, sampling: _Sampling | None, prompt: PromptEmbedding,
                  video_positions: torch.Tensor, scores: torch.Tensor, target_cache, first: int,
-                 stats: GenerationStats) -> Iterator[list[int]]:
+                 stats: GenerationStats) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """Each step's emitted tokens and, row for row, the target logits they were chosen from."""
     target, draft = pair.target, pair.draft
     strategy = "none" if params.method == "naive" else params.pruning
     sampler = None if params.seed is None else torch.Generator().manual_seed(params.seed)
@@ -247,11 +284,11 @@ def _speculative(pair: ModelPair, inputs, params: DecodingParams, sampling: _Sam
                        draft_position=draft_next_position)
     while True:
         drafted = _draft_tree(draft, draft_cache, tree, state, sampling)
-        acceptance = _verify(target, target_cache, tree, drafted, state, sampling)
+        acceptance, logits = _verify(target, target_cache, tree, drafted, state, sampling)
         stats.num_drafts += 1
         stats.num_draft_tokens += tree.num_nodes - 1
         stats.num_accepted_tokens += acceptance.num_accepted
-        yield acceptance.tokens
+        yield acceptance.tokens, logits
 
 
 def _target_prefill(target: ModelAdapter, cache, prompt: PromptEmbedding, video_positions: torch.Tensor,
@@ -351,7 +388,9 @@ def _draft_tree(draft: ModelAdapter, cache, tree: TreeBuffers, state: _SpecState
 
 
 def _verify(target: ModelAdapter, cache, tree: TreeBuffers, drafted: _DraftTree, state: _SpecState,
-            sampling: _Sampling | None = None):
+            sampling: _Sampling | None = None) -> tuple[Acceptance, torch.Tensor]:
+    """The accepted tokens, and the target logits along the accepted path (row i: what
+    the i-th emitted token was chosen from)."""
     tokens = drafted.tokens
     nodes = torch.arange(tree.num_nodes, device=tokens.device)
     mask = tree_attention_mask(state.target_cached, nodes, nodes, tree)
@@ -367,4 +406,4 @@ def _verify(target: ModelAdapter, cache, tree: TreeBuffers, drafted: _DraftTree,
     state.target_position += len(acceptance.path)
     state.committed_root = acceptance.tokens[-1]
     state.draft_pending = acceptance.tokens
-    return acceptance
+    return acceptance, logits[acceptance.path]

@@ -201,3 +201,27 @@ def test_sampling_requests_speculate_and_a_seed_reproduces_them(client):
     assert spec["method"] == "specvlm" and spec["num_drafts"] > 0
     assert first["choices"][0]["token_ids"] == again["choices"][0]["token_ids"]
     assert first["choices"][0]["token_ids"] != other["choices"][0]["token_ids"]
+
+
+def test_logprobs_are_the_targets_and_stream_like_the_json_reply(client):
+    request = _request(logprobs=True, top_logprobs=3, return_token_ids=True, max_tokens=16)
+    whole = client.post("/v1/chat/completions", json=request).json()
+    choice = whole["choices"][0]
+    content = choice["logprobs"]["content"]
+    assert [c["token"] for c in content] == [client.app.state.service.pair.tokenizer.decode([t])
+                                             for t in choice["token_ids"]]
+    for entry in content:
+        assert entry["logprob"] <= 0 and entry["bytes"] == list(entry["token"].encode())
+        tops = entry["top_logprobs"]
+        assert len(tops) == 3 and tops[0]["logprob"] >= tops[1]["logprob"] >= tops[2]["logprob"]
+        assert tops[0]["token"] == entry["token"] and tops[0]["logprob"] == pytest.approx(entry["logprob"])  # greedy
+    events = sse_events(client.post("/v1/chat/completions", json={**request, "stream": True}))
+    streamed = [e for c in events[:-1] if c["choices"] and c["choices"][0]["logprobs"]
+                for e in c["choices"][0]["logprobs"]["content"]]
+    assert streamed == content
+
+
+def test_no_logprobs_unless_asked(client):
+    assert client.post("/v1/chat/completions", json=_request()).json()["choices"][0]["logprobs"] is None
+    plain = client.post("/v1/chat/completions", json=_request(logprobs=True)).json()["choices"][0]["logprobs"]
+    assert plain["content"] and all(e["top_logprobs"] == [] for e in plain["content"])

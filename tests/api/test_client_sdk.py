@@ -41,6 +41,18 @@ def test_sync_client_json_and_stream_agree(client, video):
     assert err.value.status_code == 400
 
 
+def test_sync_client_reads_logprobs(client, video):
+    sdk = Client("http://testserver", http_client=client)
+    whole = sdk.chat.completions.create(None, _messages(video), max_tokens=8, logprobs=True, top_logprobs=2)
+    content = whole.choices[0].logprobs.content
+    assert len(content) == whole.usage.completion_tokens
+    assert all(t.logprob <= 0 and len(t.top_logprobs) == 2 and t.top_logprobs[0].token == t.token for t in content)
+    with sdk.chat.completions.create(None, _messages(video), max_tokens=8, logprobs=True, top_logprobs=2,
+                                     stream=True) as stream:
+        streamed = [t for c in stream if c.choices and c.choices[0].logprobs for t in c.choices[0].logprobs.content]
+    assert [t.raw for t in streamed] == [t.raw for t in content]
+
+
 def test_async_client_over_asgi_transport(client, video):
     app = client.app  # the TestClient has already run the app's lifespan
 

@@ -45,7 +45,30 @@ BAD_REQUESTS = {
     "max_tokens_past_context": ({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100000}, 400),
     "too_many_stops": ({"messages": [{"role": "user", "content": "hi"}], "stop": ["a", "b", "c", "d", "e"]}, 400),
     "unknown_model": ({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, 404),
+    "top_logprobs_without_logprobs": ({"messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2}, 400),
+    "too_many_top_logprobs": ({"messages": [{"role": "user", "content": "hi"}], "logprobs": True,
+                               "top_logprobs": 21}, 400),
+    "bad_top_k": ({"messages": [{"role": "user", "content": "hi"}], "top_k": -5}, 400),
 }
+
+# Fields that would change the output and are not implemented: refused, never ignored.
+UNSUPPORTED = {
+    "frequency_penalty": 0.5, "presence_penalty": -1.0, "repetition_penalty": 1.2, "logit_bias": {"42": 10},
+    "tools": [{"type": "function", "function": {"name": "f"}}], "response_format": {"type": "json_object"},
+    "min_tokens": 5, "best_of": 3, "stop_token_ids": [7], "prompt_logprobs": 1, "echo": True,
+}
+NO_OP = {"frequency_penalty": 0, "presence_penalty": 0.0, "repetition_penalty": 1.0, "logit_bias": {}, "tools": [],
+         "response_format": {"type": "text"}, "min_tokens": 0, "best_of": 1, "stop_token_ids": [],
+         "prompt_logprobs": None, "echo": False}
+
+
+@pytest.mark.parametrize("field", list(UNSUPPORTED))
+def test_unsupported_parameters_are_refused_unless_they_change_nothing(client, field):
+    message = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    r = client.post("/v1/chat/completions", json={**message, field: UNSUPPORTED[field]})
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == field and "not supported" in r.json()["error"]["message"]
+    assert client.post("/v1/chat/completions", json={**message, field: NO_OP[field]}).status_code == 200
 
 
 @pytest.mark.parametrize("name", list(BAD_REQUESTS))

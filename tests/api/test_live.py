@@ -88,6 +88,16 @@ def test_sdk_non_streaming_and_streaming_agree(sdk):
     assert usage.completion_tokens == whole.usage.completion_tokens
 
 
+def test_sdk_parses_sampled_speculation_with_logprobs(sdk):
+    whole = sdk.chat.completions.create(
+        model="specvlm-tiny-qwen2_5_vl", messages=video_message("what happens in the video?", 1), max_tokens=12,
+        temperature=0.8, top_p=0.95, seed=5, logprobs=True, top_logprobs=2)
+    content = whole.choices[0].logprobs.content
+    assert len(content) == whole.usage.completion_tokens
+    assert all(len(t.top_logprobs) == 2 and t.logprob <= 0 for t in content)
+    assert whole.model_extra["metrics"]["speculative_decoding"]["method"] == "specvlm"
+
+
 def test_sdk_sees_errors_as_exceptions(sdk, server):
     with pytest.raises(openai.BadRequestError) as err:
         sdk.chat.completions.create(model="specvlm-tiny-qwen2_5_vl", messages=[], max_tokens=2)

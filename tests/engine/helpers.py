@@ -35,6 +35,20 @@ def hf_greedy(pair, inputs, max_new_tokens: int) -> list[int]:
     return out[0, inputs["input_ids"].shape[1]:].tolist()
 
 
+def hf_logits(pair, inputs, tokens: list[int]) -> torch.Tensor:
+    """[len(tokens), V]: HF's target logits that predict each of `tokens`, which follow the prompt
+    (one teacher-forced forward; row 0 comes from the prompt alone)."""
+    length = inputs["input_ids"].shape[1]
+    extended = dict(inputs, input_ids=torch.cat([inputs["input_ids"], torch.tensor([tokens], dtype=torch.long)], 1))
+    for name, value in inputs.items():  # per-token side inputs: new text tokens are attended, of type 0
+        if name != "input_ids" and torch.is_tensor(value) and value.shape == (1, length):
+            extended[name] = torch.cat([value, torch.full((1, len(tokens)), int(name == "attention_mask"),
+                                                          dtype=value.dtype)], dim=1)
+    with torch.inference_mode():
+        logits = pair.target.model(**extended).logits
+    return logits[0, length - 1: length - 1 + len(tokens)]
+
+
 def run(pair, inputs, **params) -> tuple[list[int], GenerationStats, list]:
     stats = GenerationStats(params.get("method", "specvlm"))
     chunks = list(generate(pair, inputs, DecodingParams(**params), stats))

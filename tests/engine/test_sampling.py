@@ -6,7 +6,7 @@ import torch
 from specvlm.spec.sampling import probabilities
 from specvlm.spec.tree import DEFAULT_TREE, build_tree
 
-from .helpers import hf_greedy, inputs_for, run, video_prompt
+from .helpers import hf_greedy, hf_logits, inputs_for, run, video_prompt
 from .test_speculation import FAMILIES, noisy_drafting, self_drafting
 
 
@@ -49,15 +49,7 @@ def test_seeded_sampling_is_reproducible_and_speculative(tiny_pairs):
 
 def _target_distribution(pair, inputs, prefix: list[int], temperature: float, top_p: float) -> torch.Tensor:
     """The target's next-token distribution after the prompt and `prefix`, from HF's own forward."""
-    length = inputs["input_ids"].shape[1]
-    extended = dict(inputs, input_ids=torch.cat([inputs["input_ids"], torch.tensor([prefix], dtype=torch.long)], dim=1))
-    for name, value in inputs.items():  # per-token side inputs: text tokens are attended, type 0
-        if name != "input_ids" and torch.is_tensor(value) and value.shape == (1, length):
-            extended[name] = torch.cat([value, torch.full((1, len(prefix)), int(name == "attention_mask"),
-                                                          dtype=value.dtype)], dim=1)
-    with torch.inference_mode():
-        logits = pair.target.model(**extended).logits
-    return probabilities(logits[0, -1], temperature, top_p)
+    return probabilities(hf_logits(pair, inputs, [*prefix, 0])[-1], temperature, top_p)
 
 
 def _uniform_deviation(values: list[float]) -> float:

@@ -6,8 +6,8 @@ from .content import image_part, text_part, video_part
 from .errors import (APIConnectionError, APIError, APITimeoutError, AuthenticationError, BadRequestError,
                      NotFoundError, RateLimitError, ServerError)
 from .streaming import AsyncStream, Stream
-from .types import (ChatCompletion, ChatCompletionChunk, Choice, ChunkChoice, Delta, Message, Metrics, Model,
-                    SpeculativeDecoding, Timing, Usage)
+from .types import (ChatCompletion, ChatCompletionChunk, Choice, ChoiceLogprobs, ChunkChoice, Delta, Message,
+                    Metrics, Model, SpeculativeDecoding, Timing, TokenLogprob, TopLogprob, Usage)
 
 __all__ = [
     "__version__", "Client", "AsyncClient", "Stream", "AsyncStream",
@@ -15,5 +15,5 @@ __all__ = [
     "APIError", "BadRequestError", "AuthenticationError", "NotFoundError", "RateLimitError", "ServerError",
     "APIConnectionError", "APITimeoutError",
     "ChatCompletion", "Choice", "Message", "ChatCompletionChunk", "ChunkChoice", "Delta", "Usage", "Metrics",
-    "SpeculativeDecoding", "Timing", "Model",
+    "SpeculativeDecoding", "Timing", "Model", "ChoiceLogprobs", "TokenLogprob", "TopLogprob",
 ]

@@ -82,13 +82,39 @@ class Message(_JSONObject):
 
 
 @dataclass(frozen=True)
+class TopLogprob(_JSONObject):
+    token: str | None
+    logprob: float | None
+    bytes: list[int] | None
+    raw: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TokenLogprob(_JSONObject):
+    token: str | None
+    logprob: float | None  # the target model's, from its raw logits
+    bytes: list[int] | None
+    top_logprobs: list[TopLogprob]
+    raw: dict[str, Any] = field(repr=False)
+    _nested = {"top_logprobs": _list_of(TopLogprob)}
+
+
+@dataclass(frozen=True)
+class ChoiceLogprobs(_JSONObject):
+    content: list[TokenLogprob]
+    raw: dict[str, Any] = field(repr=False)
+    _nested = {"content": _list_of(TokenLogprob)}
+
+
+@dataclass(frozen=True)
 class Choice(_JSONObject):
     index: int | None
     message: Message
     finish_reason: str | None
+    logprobs: ChoiceLogprobs | None  # only when requested with `logprobs=True`
     token_ids: list[int] | None  # only with the `return_token_ids` extension
     raw: dict[str, Any] = field(repr=False)
-    _nested = {"message": _always(Message)}
+    _nested = {"message": _always(Message), "logprobs": _optional(ChoiceLogprobs)}
 
 
 @dataclass(frozen=True)
@@ -116,9 +142,10 @@ class ChunkChoice(_JSONObject):
     index: int | None
     delta: Delta
     finish_reason: str | None
+    logprobs: ChoiceLogprobs | None
     token_ids: list[int] | None
     raw: dict[str, Any] = field(repr=False)
-    _nested = {"delta": _always(Delta)}
+    _nested = {"delta": _always(Delta), "logprobs": _optional(ChoiceLogprobs)}
 
 
 @dataclass(frozen=True)

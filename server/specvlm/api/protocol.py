@@ -7,10 +7,10 @@ import time
 import uuid
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..config import Settings
-from ..decoding import DecodingParams, GenerationStats
+from ..decoding import DecodingParams, GenerationStats, TokenLogprob
 from .errors import APIError, bad_request
 
 
@@ -66,8 +66,18 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+# Known OpenAI/vLLM fields that would change the output but are not implemented: a request
+# gets a 400 unless they hold a value that changes nothing, instead of having them ignored.
+_NO_OP_VALUES = {
+    "frequency_penalty": (None, 0), "presence_penalty": (None, 0), "repetition_penalty": (None, 1),
+    "logit_bias": (None, {}), "tools": (None, []), "functions": (None, []),
+    "response_format": (None, {"type": "text"}), "min_tokens": (None, 0), "best_of": (None, 1),
+    "stop_token_ids": (None, []), "prompt_logprobs": (None,), "echo": (None, False),
+}
+
+
 class ChatCompletionRequest(BaseModel):
-    # Unknown OpenAI fields (user, logprobs=false, ...) are ignored like the reference server does.
+    # Other unknown fields (user, metadata, ...) are ignored, as OpenAI's reference server does.
     model_config = ConfigDict(extra="ignore")
 
     model: str | None = None
@@ -76,6 +86,7 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     top_p: float | None = Field(None, gt=0.0, le=1.0)
+    top_k: int | None = Field(None, ge=-1)  # vLLM's extension; -1 or 0: off
     stop: str | list[str] | None = Field(None, validate_default=True)  # normalised to a list
     seed: int | None = None
     n: int = 1
@@ -84,8 +95,35 @@ class ChatCompletionRequest(BaseModel):
     media_io_kwargs: MediaIOKwargs | None = None
     mm_processor_kwargs: dict[str, int] | None = None
     spec_decode: SpecDecode | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = Field(None, ge=0, le=20)
     return_token_ids: bool = False
     ignore_eos: bool = False  # vLLM's extension
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    repetition_penalty: float | None = None
+    logit_bias: dict | None = None
+    tools: list | None = None
+    functions: list | None = None
+    response_format: dict | None = None
+    min_tokens: int | None = None
+    best_of: int | None = None
+    stop_token_ids: list | None = None
+    prompt_logprobs: int | None = None
+    echo: bool | None = None
+
+    @field_validator(*_NO_OP_VALUES)
+    @classmethod
+    def _unsupported(cls, value, info: ValidationInfo):
+        if value not in _NO_OP_VALUES[info.field_name]:
+            raise ValueError("not supported by this server")
+        return value
+
+    @model_validator(mode="after")
+    def _top_logprobs_needs_logprobs(self) -> "ChatCompletionRequest":
+        if self.top_logprobs and not self.logprobs:
+            raise ValueError("top_logprobs needs logprobs=true")
+        return self
 
     @field_validator("n")
     @classmethod
@@ -147,8 +185,9 @@ class ChatCompletionRequest(BaseModel):
             drop_rate=settings.drop_rate if spec.drop_rate is None else spec.drop_rate,
             pruning=settings.pruning, attention_mass=settings.attention_mass,
             draft_positions=settings.draft_positions, tree=settings.tree,
-            temperature=self.temperature or 0.0, top_p=self.top_p or 1.0, seed=self.seed,
-            ignore_eos=self.ignore_eos,
+            temperature=self.temperature or 0.0, top_p=self.top_p or 1.0, top_k=max(self.top_k or 0, 0),
+            seed=self.seed, ignore_eos=self.ignore_eos,
+            logprobs=(self.top_logprobs or 0) if self.logprobs else None,
         )
 
 
@@ -184,9 +223,19 @@ def metrics(stats: GenerationStats, queue_s: float, video_decode_s: float, ttft_
     }
 
 
+def logprobs(tokenizer, tokens: list[TokenLogprob]) -> dict:
+    """OpenAI's `choices[].logprobs`: each token's text, log-probability and UTF-8 bytes."""
+    def entry(token_id: int, logprob: float) -> dict:
+        text = tokenizer.decode([token_id])
+        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
+
+    return {"content": [{**entry(t.token_id, t.logprob), "top_logprobs": [entry(i, lp) for i, lp in t.top]}
+                        for t in tokens]}
+
+
 def chunk(cid: str, model: str, created: int, delta: dict, finish_reason: str | None = None,
-          token_ids: list[int] | None = None) -> dict:
-    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+          token_ids: list[int] | None = None, logprobs: dict | None = None) -> dict:
+    choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
     if token_ids is not None:
         choice["token_ids"] = token_ids
     return {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [choice]}

@@ -85,7 +85,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
         raise APIError(429, f"server busy: {exc}", type="rate_limit_error", code="queue_full") from None
     except EngineStoppedError as exc:
         raise _engine_error(exc) from None
-    reply = _Reply(body, svc.model_name, video_decode_s)
+    reply = _Reply(body, svc.model_name, svc.pair.tokenizer, video_decode_s)
     if body.stream:
         return StreamingResponse(reply.sse(stream, svc.settings.keepalive_interval), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -95,9 +95,10 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
 class _Reply:
     """Formats one request's engine events as a chat.completion or a chunk stream."""
 
-    def __init__(self, body: ChatCompletionRequest, model: str, video_decode_s: float):
+    def __init__(self, body: ChatCompletionRequest, model: str, tokenizer, video_decode_s: float):
         self.body = body
         self.model = model
+        self.tokenizer = tokenizer
         self.video_decode_s = video_decode_s
         self.id = protocol.completion_id()
         self.created = protocol.now()
@@ -106,7 +107,7 @@ class _Reply:
         return protocol.metrics(done.stats, done.queue_s, self.video_decode_s, done.ttft_s)
 
     async def json(self, stream: Stream, request: Request) -> Response:
-        text, token_ids = [], []
+        text, token_ids, logprobs = [], [], []
         try:
             while True:
                 event = await stream.next_event(_DISCONNECT_POLL_S)
@@ -117,6 +118,7 @@ class _Reply:
                 elif isinstance(event, Delta):
                     text.append(event.text)
                     token_ids.extend(event.token_ids)
+                    logprobs.extend(event.logprobs or ())
                 elif isinstance(event, Failed):
                     raise _engine_error(event.error)
                 else:
@@ -124,7 +126,8 @@ class _Reply:
         finally:
             if not stream.done:
                 stream.cancel()
-        choice = {"index": 0, "message": {"role": "assistant", "content": "".join(text)}, "logprobs": None,
+        choice = {"index": 0, "message": {"role": "assistant", "content": "".join(text)},
+                  "logprobs": protocol.logprobs(self.tokenizer, logprobs) if self.body.logprobs else None,
                   "finish_reason": event.finish_reason}
         if self.body.return_token_ids:
             choice["token_ids"] = token_ids
@@ -142,9 +145,11 @@ class _Reply:
                 if event is None:  # still in prefill or queued: keep proxies from closing the connection
                     yield sse.KEEPALIVE
                 elif isinstance(event, Delta):
-                    if event.text or (with_ids and event.token_ids):
+                    if event.text or event.logprobs or (with_ids and event.token_ids):
+                        logprobs = protocol.logprobs(self.tokenizer, event.logprobs) if event.logprobs else None
                         yield sse.event(protocol.chunk(self.id, self.model, self.created, {"content": event.text},
-                                                       token_ids=event.token_ids if with_ids else None))
+                                                       token_ids=event.token_ids if with_ids else None,
+                                                       logprobs=logprobs))
                 elif isinstance(event, Failed):
                     yield sse.event(_engine_error(event.error).body())
                     yield sse.DONE

@@ -18,7 +18,7 @@ from typing import AsyncIterator, Iterator, Sequence
 
 import torch
 
-from ..decoding import DecodingParams, GenerationStats, generate
+from ..decoding import DecodingParams, GenerationStats, TokenLogprob, generate
 from ..models.loading import ModelPair
 from .metrics import Metrics
 from .text import TextAssembler
@@ -42,6 +42,7 @@ class RequestTimeoutError(RuntimeError):
 class Delta:
     text: str
     token_ids: list[int]
+    logprobs: list[TokenLogprob] | None = None  # one per token, when the request asked for them
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,7 @@ class Engine:
                         self.metrics.inter_token.observe((now - last) / len(chunk.token_ids))
                 last = now
                 delta = text.add(chunk.token_ids)
-                job.send(Delta(delta, list(chunk.token_ids)))
+                job.send(Delta(delta, list(chunk.token_ids), chunk.logprobs))
                 finish_reason = "stop" if text.stopped else chunk.finish_reason
                 if finish_reason:
                     break

@@ -18,10 +18,15 @@ from .tree import TreeBuffers
 from .verify import Acceptance
 
 
-def probabilities(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:
-    """[..., V] next-token distributions: softmax at `temperature`, then nucleus (top-p)
-    filtering and renormalization. The most likely token always stays."""
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
+def probabilities(logits: torch.Tensor, temperature: float, top_p: float = 1.0, top_k: int = 0) -> torch.Tensor:
+    """[..., V] next-token distributions: softmax at `temperature`, keeping only the `top_k`
+    most likely tokens (0: all), then nucleus (top-p) filtering and renormalization, as
+    transformers' warpers do. The most likely token always stays."""
+    logits = logits.float() / temperature
+    if 0 < top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
     if top_p < 1.0:
         sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
         outside = sorted_probs.cumsum(-1) - sorted_probs > top_p
