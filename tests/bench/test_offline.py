@@ -111,3 +111,15 @@ def test_a_run_whose_output_differs_from_ar_fails(tiny_dirs, tmp_path, monkeypat
     assert not rows["naive"]["matches_ar"]
     assert [m["index"] for m in rows["naive"]["mismatches"]] == [2]
     assert "Outputs that differ from `ar`" in (tmp_path / "results.md").read_text()
+
+
+def test_sampled_run_reports_acceptance_and_skips_the_token_check(tiny_dirs, tmp_path):
+    args = tiny_args(tiny_dirs, "qwen2_5_vl", tmp_path, "--frames", "4", "--strategies", "specvlm",
+                     "--temperature", "0.8", "--top-p", "0.95")
+    assert offline.run(args) == 0
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert all(r["matches_ar"] is None and r["mismatches"] == [] for r in result["rows"])
+    assert all(r["mean_acceptance_length"] >= 1.0 for r in result["rows"] if r["method"] != "ar")
+    assert result["meta"]["temperature"] == 0.8
+    markdown = (tmp_path / "results.md").read_text()
+    assert "sampled at temperature 0.8" in markdown and "**NO**" not in markdown
