@@ -37,3 +37,17 @@ def test_cuda_outputs_match_transformers(tiny_dirs, family, dtype, capsys):
         assert matches == total
     else:
         assert matches >= total * 3 // 4
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "llava_onevision"])
+def test_cuda_sampled_speculation(tiny_dirs, family):
+    """A one-token nucleus makes sampled speculation greedy (exact in float32); ordinary sampling
+    runs speculatively on the device's own random generator."""
+    target, draft = tiny_dirs[family]
+    pair = load_pair(str(target), str(draft), device="cuda", dtype="float32")
+    inputs = inputs_for(pair, PROMPTS[0])
+    tokens, stats, _ = run(pair, inputs, method="specvlm", temperature=1.0, top_p=1e-9, seed=0, max_new_tokens=24)
+    assert tokens == hf_greedy(pair, inputs, 24) and stats.num_drafts > 0
+    first, stats, _ = run(pair, inputs, method="naive", temperature=0.8, seed=1, max_new_tokens=24)
+    again, _, _ = run(pair, inputs, method="naive", temperature=0.8, seed=1, max_new_tokens=24)
+    assert first == again and stats.num_drafts > 0
