@@ -201,3 +201,20 @@ def test_target_without_draft_serves_target_only(tiny_pairs, tmp_path):
         assert r.status_code == 200 and r.json()["metrics"]["speculative_decoding"]["method"] == "off"
         r = c.post("/v1/chat/completions", json={**body, "spec_decode": {"method": "specvlm"}})
         assert r.status_code == 400 and r.json()["error"]["code"] == "no_draft_model"
+
+
+def test_device_out_of_memory_is_a_503_and_the_server_keeps_serving(client, monkeypatch):
+    import torch
+
+    target = client.app.state.service.pair.target
+
+    def exhausted(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(target, "forward", exhausted)
+    r = client.post("/v1/chat/completions", json={"messages": video_message("what?"), "max_tokens": 3})
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "out_of_memory" and "fewer frames" in r.json()["error"]["message"]
+    monkeypatch.undo()
+    assert client.post("/v1/chat/completions", json={"messages": video_message("what?"), "max_tokens": 3}
+                       ).status_code == 200

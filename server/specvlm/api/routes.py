@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import AsyncIterator
 
+import torch
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -35,6 +36,9 @@ def authorize(request: Request) -> None:
 
 
 def _engine_error(exc: Exception) -> APIError:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return APIError(503, "the device ran out of memory for this request; retry later, or send fewer frames, "
+                             "a smaller max_pixels or a smaller max_tokens", type="server_error", code="out_of_memory")
     if isinstance(exc, RequestTimeoutError):
         return APIError(504, str(exc), type="timeout_error", code="request_timeout")
     if isinstance(exc, EngineStoppedError):

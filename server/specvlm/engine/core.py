@@ -142,6 +142,9 @@ class Engine:
                     pass
                 except Exception as exc:  # the worker must survive any one request
                     log.exception("request failed")
+                    exc.__traceback__ = None  # its frames hold the request's KV caches
+                    if isinstance(exc, torch.OutOfMemoryError) and torch.cuda.is_available():
+                        torch.cuda.empty_cache()
                     job.send(Failed(exc))
                 running.remove(entry)
                 self.metrics.running.dec()
