@@ -91,12 +91,14 @@ def load_args(*argv: str) -> argparse.Namespace:
 def test_load_test_reports_percentiles_and_failures(served, tmp_path, capsys):
     app, base_url = served
     args = load_args("--base-url", base_url, "--concurrency", "2", "--requests", "8", "--warmup", "0",
-                     "--max-tokens", "8", "--method", "specvlm", "--drop-rate", "0.9", "--out", str(tmp_path))
+                     "--max-tokens", "8", "--method", "specvlm", "--drop-rate", "0.9", "--temperature", "0.7",
+                     "--out", str(tmp_path))
     assert serve_load.run(args) == 0
 
     body = app.state.bodies[0]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["spec_decode"] == {"method": "specvlm", "drop_rate": 0.9} and body["ignore_eos"] is True
+    assert body["temperature"] == 0.7
     video = body["messages"][0]["content"][0]
     assert video["type"] == "video_url" and video["video_url"]["url"].startswith("data:video/mp4;base64,")
     assert body["media_io_kwargs"] == {"video": {"num_frames": 4}}

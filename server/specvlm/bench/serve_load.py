@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=("specvlm", "naive", "off"),
                         help="spec_decode.method of every request (default: the server's)")
     parser.add_argument("--drop-rate", type=float, help="spec_decode.drop_rate of every request")
+    parser.add_argument("--temperature", type=float, default=0.0, help="> 0: sampled requests (speculative too)")
     parser.add_argument("--question", default="Describe what happens in the video.")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
     parser.add_argument("--out", help="directory for serve_results.json")
@@ -72,7 +73,7 @@ def request_body(args, video_url: str) -> dict:
     body = {
         "messages": [{"role": "user", "content": [{"type": "video_url", "video_url": {"url": video_url}},
                                                   {"type": "text", "text": args.question}]}],
-        "max_tokens": args.max_tokens, "temperature": 0, "stream": True,
+        "max_tokens": args.max_tokens, "temperature": args.temperature, "stream": True,
         "stream_options": {"include_usage": True},
         "media_io_kwargs": {"video": {"num_frames": args.frames}},
     }
