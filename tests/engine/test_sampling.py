@@ -13,14 +13,15 @@ from .test_speculation import FAMILIES, noisy_drafting, self_drafting
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("method", ["naive", "specvlm"])
 @pytest.mark.parametrize("tree", ["tree", "chain"])
-def test_a_one_token_nucleus_decodes_the_greedy_output(tiny_pairs, family, method, tree):
-    """top_p near 0 leaves only the most likely token in every distribution, the draft's
-    included, so sampled speculation must reproduce HF's greedy output exactly."""
+@pytest.mark.parametrize("one_token", [dict(top_p=1e-9), dict(top_k=1)])
+def test_a_one_token_nucleus_decodes_the_greedy_output(tiny_pairs, family, method, tree, one_token):
+    """top_p near 0 (or top_k 1) leaves only the most likely token in every distribution, the
+    draft's included, so sampled speculation must reproduce HF's greedy output exactly."""
     pair = tiny_pairs[family]
     inputs = inputs_for(pair, video_prompt("tell a story", seeds=(2,)))
     expected = hf_greedy(pair, inputs, 30)
-    tokens, stats, _ = run(pair, inputs, method=method, tree=tree, temperature=1.0, top_p=1e-9, seed=0,
-                           max_new_tokens=30)
+    tokens, stats, _ = run(pair, inputs, method=method, tree=tree, temperature=1.0, seed=0, max_new_tokens=30,
+                           **one_token)
     assert tokens == expected
     assert stats.method == method and stats.num_drafts > 0
 

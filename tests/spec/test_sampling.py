@@ -96,3 +96,11 @@ def test_top_p_keeps_the_nucleus_and_renormalizes():
     assert torch.allclose(probabilities(logits, 1.0, 0.7), torch.tensor([[0.625, 0.375, 0.0, 0.0]]))
     assert torch.allclose(probabilities(logits, 1.0, 1e-9), torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
     assert torch.allclose(probabilities(logits, 1.0, 1.0), torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
+
+
+def test_top_k_keeps_the_k_most_likely_before_top_p():
+    logits = torch.log(torch.tensor([[0.1, 0.5, 0.15, 0.25]]))
+    assert torch.allclose(probabilities(logits, 1.0, top_k=2), torch.tensor([[0.0, 0.5, 0.0, 0.25]]) / 0.75)
+    # top-k first (0.5, 0.25 -> 2/3, 1/3), then top-p 0.6 keeps only the first
+    assert torch.allclose(probabilities(logits, 1.0, top_p=0.6, top_k=2), torch.tensor([[0.0, 1.0, 0.0, 0.0]]))
+    assert torch.allclose(probabilities(logits, 1.0, top_k=0), probabilities(logits, 1.0))
