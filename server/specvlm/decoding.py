@@ -29,6 +29,7 @@ from .models.adapter import ModelAdapter, PromptEmbedding
 from .models.attention import VideoAttentionScores
 from .models.kv import keep_tree_path, truncate
 from .models.loading import ModelPair
+from .spec.penalties import Penalties, TokenHistory, tree_extra
 from .spec.pruning import STRATEGIES, select_video_tokens
 from .spec.sampling import probabilities, sample_distinct, speculative_sample
 from .spec.tree import TREE_SHAPES, TreeBuffers, build_tree, fill_children, tree_attention_mask
@@ -50,6 +51,9 @@ class DecodingParams:
     temperature: float = 0.0
     top_p: float = 1.0
     top_k: int = 0  # 0: no top-k filtering
+    repetition_penalty: float = 1.0  # transformers' (prompt and output tokens)
+    frequency_penalty: float = 0.0  # OpenAI's (output tokens)
+    presence_penalty: float = 0.0  # OpenAI's (output tokens)
     seed: int | None = None
     ignore_eos: bool = False  # benchmarks and load tests: always decode max_new_tokens
     logprobs: int | None = None  # report each token's log-probability and this many alternatives
@@ -67,10 +71,16 @@ class DecodingParams:
             raise ValueError("max_new_tokens must be at least 1")
         if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
             raise ValueError("temperature must be >= 0, top_p in (0, 1] and top_k >= 0")
+        if self.repetition_penalty <= 0 or not (-2 <= self.frequency_penalty <= 2 and -2 <= self.presence_penalty <= 2):
+            raise ValueError("repetition_penalty must be > 0, frequency and presence penalties in [-2, 2]")
         if self.logprobs is not None and not 0 <= self.logprobs <= 20:
             raise ValueError("logprobs (alternatives per token) must be in [0, 20]")
         if isinstance(self.tree, str) and self.tree not in TREE_SHAPES:
             raise ValueError(f"unknown tree {self.tree!r}; choose one of {', '.join(TREE_SHAPES)} or give paths")
+
+    @property
+    def penalties(self) -> Penalties:
+        return Penalties(self.repetition_penalty, self.frequency_penalty, self.presence_penalty)
 
     @property
     def speculative(self) -> bool:
@@ -184,6 +194,10 @@ class _Sampling:
         return probabilities(logits, self.temperature, self.top_p, self.top_k)
 
 
+def _penalized(logits: torch.Tensor, history: TokenHistory | None, extra=None) -> torch.Tensor:
+    return logits if history is None else history.apply(logits, extra)
+
+
 def _pick(logits: torch.Tensor, sampling: _Sampling | None) -> int:
     if sampling is None:
         return int(logits.argmax())
@@ -211,6 +225,9 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
     if params.temperature > 0:
         generator = None if params.seed is None else torch.Generator(target.device).manual_seed(params.seed)
         sampling = _Sampling(params.temperature, params.top_p, params.top_k, generator)
+    history = None
+    if params.penalties.active:
+        history = TokenHistory(params.penalties, inputs["input_ids"][0], target.text_config.vocab_size, target.device)
 
     start = time.perf_counter()
     prompt = target.embed_prompt(inputs)
@@ -221,7 +238,9 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
                     and params.pruning in ("specvlm", "attention") and video_positions.numel() > 0)
     target_cache = target.new_cache()
     logits, scores = _target_prefill(target, target_cache, prompt, video_positions, needs_scores)
-    first = _pick(logits[-1], sampling)
+    first = _pick(_penalized(logits[-1:], history)[0], sampling)
+    if history is not None:
+        history.add([first])
     stats.prefill_s = _elapsed(start)
 
     def logprobs(rows: torch.Tensor, tokens: list[int]) -> list[TokenLogprob] | None:
@@ -237,10 +256,10 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
 
     decode_start = time.perf_counter()
     if params.speculative:
-        steps = _speculative(pair, inputs, params, sampling, prompt, video_positions, scores, target_cache, first,
-                             stats)
+        steps = _speculative(pair, inputs, params, sampling, history, prompt, video_positions, scores, target_cache,
+                             first, stats)
     else:
-        steps = _autoregressive(target, sampling, prompt, target_cache, first)
+        steps = _autoregressive(target, sampling, history, prompt, target_cache, first)
     for tokens, rows in steps:
         chunk = budget.take(tokens, logprobs(rows, tokens))
         stats.completion_tokens += len(chunk.token_ids)
@@ -250,19 +269,22 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
             return
 
 
-def _autoregressive(target: ModelAdapter, sampling: _Sampling | None, prompt: PromptEmbedding, cache,
-                    first: int) -> Iterator[tuple[list[int], torch.Tensor]]:
+def _autoregressive(target: ModelAdapter, sampling: _Sampling | None, history: TokenHistory | None,
+                    prompt: PromptEmbedding, cache, first: int) -> Iterator[tuple[list[int], torch.Tensor]]:
     """Each step's token and the target logits it was picked from."""
     position, token = prompt.next_position, first
     while True:
         logits = target.forward(cache, target.text_positions(torch.tensor([position])),
                                 token_ids=torch.tensor([token]))
-        token = _pick(logits[-1], sampling)
+        token = _pick(_penalized(logits[-1:], history)[0], sampling)
+        if history is not None:
+            history.add([token])
         position += 1
         yield [token], logits[-1:]
 
 
-def _speculative(pair: ModelPair, inputs, params: DecodingParams, sampling: _Sampling | None, prompt: PromptEmbedding,
+def _speculative(pair: ModelPair, inputs, params: DecodingParams, sampling: _Sampling | None,
+                 history: TokenHistory | None, prompt: PromptEmbedding,
                  video_positions: torch.Tensor, scores: torch.Tensor, target_cache, first: int,
                  stats: GenerationStats) -> Iterator[tuple[list[int], torch.Tensor]]:
     """Each step's emitted tokens and, row for row, the target logits they were chosen from."""
@@ -283,8 +305,8 @@ def _speculative(pair: ModelPair, inputs, params: DecodingParams, sampling: _Sam
                        target_cached=prompt.embeds.shape[1], draft_pending=[first],
                        draft_position=draft_next_position)
     while True:
-        drafted = _draft_tree(draft, draft_cache, tree, state, sampling)
-        acceptance, logits = _verify(target, target_cache, tree, drafted, state, sampling)
+        drafted = _draft_tree(draft, draft_cache, tree, state, sampling, history)
+        acceptance, logits = _verify(target, target_cache, tree, drafted, state, sampling, history)
         stats.num_drafts += 1
         stats.num_draft_tokens += tree.num_nodes - 1
         stats.num_accepted_tokens += acceptance.num_accepted
@@ -342,7 +364,7 @@ class _DraftTree:
 
 
 def _draft_tree(draft: ModelAdapter, cache, tree: TreeBuffers, state: _SpecState,
-                sampling: _Sampling | None = None) -> _DraftTree:
+                sampling: _Sampling | None = None, history: TokenHistory | None = None) -> _DraftTree:
     """Every tree node's token: the draft's top-k guesses (greedy) or its draws without
     replacement (sampling). The draft cache is left as it was plus the pending tokens."""
     device = draft.device
@@ -354,7 +376,9 @@ def _draft_tree(draft: ModelAdapter, cache, tree: TreeBuffers, state: _SpecState
     parent_row = torch.zeros(tree.num_nodes, dtype=torch.long, device=device)
 
     def add_children(logits: torch.Tensor, parents: torch.Tensor, level: tuple[int, int]) -> None:
-        logits = logits[:, : draft.vocab_limit]
+        # the draft guesses under the penalties the target will apply
+        extra = tree_extra(drafted.tokens, parents, tree) if history is not None else None
+        logits = _penalized(logits[:, : draft.vocab_limit], history, extra)
         parent_row[parents] = torch.arange(parents.numel(), device=device)
         if sampling is None:
             guesses = torch.topk(logits, tree.top_k, dim=-1).indices
@@ -388,7 +412,7 @@ def _draft_tree(draft: ModelAdapter, cache, tree: TreeBuffers, state: _SpecState
 
 
 def _verify(target: ModelAdapter, cache, tree: TreeBuffers, drafted: _DraftTree, state: _SpecState,
-            sampling: _Sampling | None = None) -> tuple[Acceptance, torch.Tensor]:
+            sampling: _Sampling | None = None, history: TokenHistory | None = None) -> tuple[Acceptance, torch.Tensor]:
     """The accepted tokens, and the target logits along the accepted path (row i: what
     the i-th emitted token was chosen from)."""
     tokens = drafted.tokens
@@ -396,11 +420,14 @@ def _verify(target: ModelAdapter, cache, tree: TreeBuffers, drafted: _DraftTree,
     mask = tree_attention_mask(state.target_cached, nodes, nodes, tree)
     logits = target.forward(cache, target.text_positions(state.target_position + tree.depth),
                             token_ids=tokens, attention_mask=mask)
+    chosen_from = _penalized(logits, history, tree_extra(tokens, nodes, tree) if history is not None else None)
     if sampling is None:
-        acceptance = greedy_accept(tokens, logits.argmax(dim=-1), tree)
+        acceptance = greedy_accept(tokens, chosen_from.argmax(dim=-1), tree)
     else:
-        acceptance = speculative_sample(tokens, drafted.drawn, sampling.probs(logits), drafted.probs, tree,
+        acceptance = speculative_sample(tokens, drafted.drawn, sampling.probs(chosen_from), drafted.probs, tree,
                                         sampling.generator)
+    if history is not None:
+        history.add(acceptance.tokens)
     keep_tree_path(cache, state.target_cached, torch.tensor(acceptance.path, device=tokens.device))
     state.target_cached += len(acceptance.path)
     state.target_position += len(acceptance.path)

@@ -225,3 +225,39 @@ def test_no_logprobs_unless_asked(client):
     assert client.post("/v1/chat/completions", json=_request()).json()["choices"][0]["logprobs"] is None
     plain = client.post("/v1/chat/completions", json=_request(logprobs=True)).json()["choices"][0]["logprobs"]
     assert plain["content"] and all(e["top_logprobs"] == [] for e in plain["content"])
+
+
+def _hf_generate(client, request: dict, **generate_kwargs) -> list[int]:
+    """transformers' generate on the inputs the server builds for `request`."""
+    import asyncio
+
+    import torch
+
+    from specvlm.api.prompt import build_prompt
+    from specvlm.api.protocol import ChatCompletionRequest
+
+    svc = client.app.state.service
+    parsed = ChatCompletionRequest(**request)
+    prompt = asyncio.run(build_prompt(parsed, parsed.video_sampling(svc.settings), svc.fetch_policy))
+    inputs = build_inputs(svc.pair.processor, prompt)
+    with torch.inference_mode():
+        out = svc.pair.target.model.generate(**inputs, do_sample=False, max_new_tokens=request["max_tokens"],
+                                             **generate_kwargs)
+    return out[0, inputs["input_ids"].shape[1]:].tolist()
+
+
+def test_the_checkpoints_repetition_penalty_is_the_default_as_in_hf_generate(client, monkeypatch):
+    """Qwen2.5-VL checkpoints ship repetition_penalty 1.05 in generation_config.json, and HF's
+    generate(do_sample=False) applies it: so does the server, unless the request sets its own."""
+    request = _request(return_token_ids=True, max_tokens=48, ignore_eos=True)
+    plain = _hf_generate(client, request)
+    monkeypatch.setattr(client.app.state.service.pair.target.model.generation_config, "repetition_penalty", 2.0)
+    penalized = _hf_generate(client, request)
+    assert penalized != plain
+    served = client.post("/v1/chat/completions", json=request).json()["choices"][0]["token_ids"]
+    assert served == penalized
+    overridden = client.post("/v1/chat/completions", json={**request, "repetition_penalty": 1.0}).json()
+    assert overridden["choices"][0]["token_ids"] == plain
+    frequency = client.post("/v1/chat/completions", json={**request, "repetition_penalty": 1.0,
+                                                          "frequency_penalty": 1.0}).json()
+    assert frequency["choices"][0]["token_ids"] != plain  # reaches the engine (HF checks: tests/engine)

@@ -49,15 +49,17 @@ BAD_REQUESTS = {
     "too_many_top_logprobs": ({"messages": [{"role": "user", "content": "hi"}], "logprobs": True,
                                "top_logprobs": 21}, 400),
     "bad_top_k": ({"messages": [{"role": "user", "content": "hi"}], "top_k": -5}, 400),
+    "bad_frequency_penalty": ({"messages": [{"role": "user", "content": "hi"}], "frequency_penalty": 3}, 400),
+    "bad_repetition_penalty": ({"messages": [{"role": "user", "content": "hi"}], "repetition_penalty": 0}, 400),
 }
 
 # Fields that would change the output and are not implemented: refused, never ignored.
 UNSUPPORTED = {
-    "frequency_penalty": 0.5, "presence_penalty": -1.0, "repetition_penalty": 1.2, "logit_bias": {"42": 10},
+    "logit_bias": {"42": 10},
     "tools": [{"type": "function", "function": {"name": "f"}}], "response_format": {"type": "json_object"},
     "min_tokens": 5, "best_of": 3, "stop_token_ids": [7], "prompt_logprobs": 1, "echo": True,
 }
-NO_OP = {"frequency_penalty": 0, "presence_penalty": 0.0, "repetition_penalty": 1.0, "logit_bias": {}, "tools": [],
+NO_OP = {"logit_bias": {}, "tools": [],
          "response_format": {"type": "text"}, "min_tokens": 0, "best_of": 1, "stop_token_ids": [],
          "prompt_logprobs": None, "echo": False}
 

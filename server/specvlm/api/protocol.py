@@ -69,7 +69,6 @@ class StreamOptions(BaseModel):
 # Known OpenAI/vLLM fields that would change the output but are not implemented: a request
 # gets a 400 unless they hold a value that changes nothing, instead of having them ignored.
 _NO_OP_VALUES = {
-    "frequency_penalty": (None, 0), "presence_penalty": (None, 0), "repetition_penalty": (None, 1),
     "logit_bias": (None, {}), "tools": (None, []), "functions": (None, []),
     "response_format": (None, {"type": "text"}), "min_tokens": (None, 0), "best_of": (None, 1),
     "stop_token_ids": (None, []), "prompt_logprobs": (None,), "echo": (None, False),
@@ -99,9 +98,9 @@ class ChatCompletionRequest(BaseModel):
     top_logprobs: int | None = Field(None, ge=0, le=20)
     return_token_ids: bool = False
     ignore_eos: bool = False  # vLLM's extension
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    repetition_penalty: float | None = None
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    repetition_penalty: float | None = Field(None, gt=0.0)  # vLLM's; default: the checkpoint's
     logit_bias: dict | None = None
     tools: list | None = None
     functions: list | None = None
@@ -170,7 +169,8 @@ class ChatCompletionRequest(BaseModel):
         return {"num_frames": video.num_frames, "fps": fps, "max_frames": settings.max_frames,
                 "default_num_frames": settings.default_num_frames, "max_side": settings.max_frame_side}
 
-    def decoding_params(self, settings: Settings, prompt_tokens: int, max_model_len: int) -> DecodingParams:
+    def decoding_params(self, settings: Settings, prompt_tokens: int, max_model_len: int,
+                        default_repetition_penalty: float = 1.0) -> DecodingParams:
         room = max_model_len - prompt_tokens
         requested = self.requested_max_tokens()
         if room < 1 or (requested is not None and requested > room):
@@ -187,6 +187,8 @@ class ChatCompletionRequest(BaseModel):
             draft_positions=settings.draft_positions, tree=settings.tree,
             temperature=self.temperature or 0.0, top_p=self.top_p or 1.0, top_k=max(self.top_k or 0, 0),
             seed=self.seed, ignore_eos=self.ignore_eos,
+            repetition_penalty=self.repetition_penalty or default_repetition_penalty,
+            frequency_penalty=self.frequency_penalty or 0.0, presence_penalty=self.presence_penalty or 0.0,
             logprobs=(self.top_logprobs or 0) if self.logprobs else None,
         )
 
