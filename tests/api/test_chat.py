@@ -249,7 +249,7 @@ def _hf_generate(client, request: dict, **generate_kwargs) -> list[int]:
 def test_the_checkpoints_repetition_penalty_is_the_default_as_in_hf_generate(client, monkeypatch):
     """Qwen2.5-VL checkpoints ship repetition_penalty 1.05 in generation_config.json, and HF's
     generate(do_sample=False) applies it: so does the server, unless the request sets its own."""
-    request = _request(return_token_ids=True, max_tokens=48, ignore_eos=True)
+    request = _request(return_token_ids=True, max_tokens=48)
     plain = _hf_generate(client, request)
     monkeypatch.setattr(client.app.state.service.pair.target.model.generation_config, "repetition_penalty", 2.0)
     penalized = _hf_generate(client, request)
