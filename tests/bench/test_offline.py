@@ -123,3 +123,22 @@ def test_sampled_run_reports_acceptance_and_skips_the_token_check(tiny_dirs, tmp
     assert result["meta"]["temperature"] == 0.8
     markdown = (tmp_path / "results.md").read_text()
     assert "sampled at temperature 0.8" in markdown and "**NO**" not in markdown
+
+
+def test_the_checkpoints_repetition_penalty_applies_and_stays_lossless(tiny_dirs, tmp_path):
+    import shutil
+
+    target, draft = tiny_dirs["qwen2_5_vl"]
+    penalized = tmp_path / "target"
+    shutil.copytree(target, penalized)
+    config = json.loads((penalized / "generation_config.json").read_text())
+    (penalized / "generation_config.json").write_text(json.dumps({**config, "repetition_penalty": 1.3}))
+    out = tmp_path / "out"
+    args = bench_args("--target", str(penalized), "--draft", str(draft), "--device", "cpu", "--num-videos", "1",
+                      "--max-tokens", "16", "--frames", "4", "--strategies", "specvlm", "--drop-rates", "0.9",
+                      "--out", str(out))
+    assert offline.run(args) == 0
+    result = json.loads((out / "results.json").read_text())
+    assert result["meta"]["repetition_penalty"] == 1.3
+    assert all(r["matches_ar"] for r in result["rows"])
+    assert "repetition penalty 1.3" in (out / "results.md").read_text()

@@ -80,7 +80,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     if prompt.videos or prompt.images:
         svc.metrics.video_decode.observe(video_decode_s)
     params = body.decoding_params(svc.settings, int(inputs["input_ids"].shape[1]), svc.max_model_len,
-                                  svc.default_repetition_penalty)
+                                  svc.pair.default_repetition_penalty)
     if params.speculative and svc.pair.draft is None:
         raise APIError(400, "this server has no draft model; use spec_decode.method 'off'",
                        code="no_draft_model", param="spec_decode")

@@ -86,11 +86,6 @@ class Service:
             raise APIError(503, f"server not ready: {self.status}", type="server_error", code="unavailable")
 
     @property
-    def default_repetition_penalty(self) -> float:
-        """The checkpoint's own (Qwen2.5-VL ships 1.05), as transformers' generate applies it."""
-        return float(getattr(self.pair.target.model.generation_config, "repetition_penalty", None) or 1.0)
-
-    @property
     def max_model_len(self) -> int | None:
         return self.pair.max_model_len if self.pair is not None else None
 

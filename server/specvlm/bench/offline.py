@@ -108,8 +108,9 @@ class Setting:
             return f"specvlm/{self.strategy} drop {self.drop_rate:g}"
         return self.method
 
-    def params(self, args) -> DecodingParams:
+    def params(self, args, repetition_penalty: float = 1.0) -> DecodingParams:
         return DecodingParams(method=self.method, max_new_tokens=args.max_tokens, ignore_eos=True,
+                              repetition_penalty=repetition_penalty,
                               drop_rate=self.drop_rate or 0.0, pruning=self.strategy or "specvlm",
                               tree=args.tree, draft_positions=args.draft_positions, seed=args.seed,
                               temperature=args.temperature, top_p=args.top_p)
@@ -237,6 +238,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
     if meta.get("temperature"):
         lines += [f"- sampled at temperature {meta['temperature']:g}, top-p {meta['top_p']:g}, seed {meta['seed']}: "
                   "outputs are not compared with `ar` token by token"]
+    if meta.get("repetition_penalty", 1.0) != 1.0:
+        lines += [f"- repetition penalty {meta['repetition_penalty']:g} (the checkpoint's generation_config)"]
     lines += [f"- {meta['max_tokens']} tokens per run (EOS ignored), tree `{meta['tree']}`, "
               f"draft positions `{meta['draft_positions']}`, videos: {', '.join(meta['videos'])}",
               "- tok/s and speedup: decode phase (first token to last, draft prefill included); "
@@ -347,7 +350,8 @@ def run(args) -> int:
             processing_s = time.perf_counter() - start
             for setting in settings:
                 progress.set_postfix_str(f"{frames} frames, {source.name}, {setting.label}")
-                measured = measure(pair, inputs, setting.params(args), source.name, processing_s)
+                measured = measure(pair, inputs, setting.params(args, pair.default_repetition_penalty), source.name,
+                                   processing_s)
                 runs.setdefault(setting, []).append(measured)
                 if setting.method == "ar":
                     references.setdefault(frames, {})[source.name] = measured.tokens
@@ -363,6 +367,7 @@ def run(args) -> int:
         "kv_cache": cache_description(pair.target.new_cache()), "max_tokens": args.max_tokens,
         "tree": args.tree, "draft_positions": args.draft_positions, "question": args.question,
         "temperature": args.temperature, "top_p": args.top_p, "seed": args.seed,
+        "repetition_penalty": pair.default_repetition_penalty,
         "videos": [s.name for s in sources], **environment(),
     }
     write_json(out / "results.json", rows, meta)

@@ -68,6 +68,11 @@ class ModelPair:
     def max_model_len(self) -> int:
         return int(self.target.text_config.max_position_embeddings)
 
+    @property
+    def default_repetition_penalty(self) -> float:
+        """The checkpoint's own (Qwen2.5-VL ships 1.05), which transformers' generate applies."""
+        return float(getattr(self.target.model.generation_config, "repetition_penalty", None) or 1.0)
+
 
 def check_compatible(target_family, target_model, target_tok, draft_family, draft_model, draft_tok) -> None:
     if FAMILIES[target_family] != FAMILIES[draft_family]:
