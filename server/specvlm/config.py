@@ -44,6 +44,7 @@ class Settings:
     # queueing
     max_queue: int = 64
     max_running: int = 1  # requests decoded at once, interleaved step by step (each holds its KV caches)
+    prefix_cache_gb: float = 0.0  # target KV caches of video prefixes kept for follow-up requests
     request_timeout: float = 600.0
     keepalive_interval: float = 5.0
     cache_dir: str = str(Path.home() / ".cache" / "specvlm")
@@ -54,6 +55,7 @@ class Settings:
             ("attention_mass must be in (0, 1]", 0 < self.attention_mass <= 1),
             ("max_queue must be at least 1", self.max_queue >= 1),
             ("max_running must be at least 1", self.max_running >= 1),
+            ("prefix_cache_gb must not be negative", self.prefix_cache_gb >= 0),
             ("max_frames must be at least 1", self.max_frames >= 1),
             ("default_num_frames must be in [1, max_frames]", 1 <= self.default_num_frames <= self.max_frames),
             ("default_max_tokens must be at least 1", self.default_max_tokens >= 1),
@@ -84,6 +86,8 @@ _HELP = {
     "max_queue": "requests waiting beyond this are refused with 429",
     "max_running": "requests decoded at once, one step each in turn; each holds its own KV caches",
     "request_timeout": "seconds a request may take, queueing included",
+    "prefix_cache_gb": "device memory (GiB) for the target's KV caches of video prefixes, reused when a request "
+                       "repeats a prompt up to its last video token (a chat's next turn); 0: off",
 }
 
 

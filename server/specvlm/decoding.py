@@ -29,6 +29,7 @@ from .models.adapter import ModelAdapter, PromptEmbedding
 from .models.attention import VideoAttentionScores
 from .models.kv import keep_tree_path, truncate
 from .models.loading import ModelPair
+from .models.prefix_cache import PrefixCache
 from .spec.penalties import Penalties, TokenHistory, tree_extra
 from .spec.pruning import STRATEGIES, select_video_tokens
 from .spec.sampling import probabilities, sample_distinct, speculative_sample
@@ -96,6 +97,7 @@ class DecodingParams:
 class GenerationStats:
     method: str
     prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0  # prompt tokens whose target KV cache came from the prefix cache
     completion_tokens: int = 0
     video_tokens: int = 0
     draft_video_tokens: int = 0
@@ -209,11 +211,14 @@ def _elapsed(start: float) -> float:
 
 
 @torch.inference_mode()  # applies to every step of the generator
-def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationStats | None = None
-             ) -> Iterator[Chunk]:
+def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationStats | None = None,
+             prefix_cache: PrefixCache | None = None, prefix_key: str | None = None) -> Iterator[Chunk]:
     """Yield the new tokens of each decoding step; `stats` (if given) is filled as it runs.
 
-    `inputs` is the target processor's output for one prompt (batch size 1).
+    `inputs` is the target processor's output for one prompt (batch size 1). With a
+    `prefix_cache` and the prompt's `prefix_key` (models.prefix_cache), the target's KV cache
+    of the prompt up to its last video token is taken from the cache when there, and stored
+    there when not.
     """
     stats = stats if stats is not None else GenerationStats(params.reported_method)
     stats.method = params.reported_method
@@ -230,14 +235,20 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
         history = TokenHistory(params.penalties, inputs["input_ids"][0], target.text_config.vocab_size, target.device)
 
     start = time.perf_counter()
-    prompt = target.embed_prompt(inputs)
+    reuse = prefix_cache is not None and prefix_key is not None
+    target_cache = prefix_cache.restore(prefix_key, target.text_config) if reuse else None
+    prompt = target.embed_prompt(inputs, video_features=target_cache is None)
     video_positions = prompt.video_mask.nonzero().flatten()
     stats.prompt_tokens = prompt.embeds.shape[1]
     stats.video_tokens = video_positions.numel()
     needs_scores = (params.speculative and params.method == "specvlm"
                     and params.pruning in ("specvlm", "attention") and video_positions.numel() > 0)
-    target_cache = target.new_cache()
-    logits, scores = _target_prefill(target, target_cache, prompt, video_positions, needs_scores)
+    if target_cache is not None:
+        stats.cached_prompt_tokens = target_cache.get_seq_length()
+    else:
+        target_cache = target.new_cache()
+    store = functools.partial(prefix_cache.store, prefix_key) if reuse else None
+    logits, scores = _target_prefill(target, target_cache, prompt, video_positions, needs_scores, store)
     first = _pick(_penalized(logits[-1:], history)[0], sampling)
     if history is not None:
         history.add([first])
@@ -314,18 +325,27 @@ def _speculative(pair: ModelPair, inputs, params: DecodingParams, sampling: _Sam
 
 
 def _target_prefill(target: ModelAdapter, cache, prompt: PromptEmbedding, video_positions: torch.Tensor,
-                    needs_scores: bool) -> tuple[torch.Tensor, torch.Tensor]:
+                    needs_scores: bool, store=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits for the first token, and one importance score per video token (zeros when
-    not needed): the mean attention of the text after the last video over each video token."""
+    not needed): the mean attention of the text after the last video over each video token.
+
+    The prompt runs in two parts, split after the last video token, when scores are needed or
+    the first part goes to the prefix cache (`store(cache, length)`). A non-empty `cache`
+    already holds that first part.
+    """
     scores = torch.zeros(video_positions.numel())
-    split = int(video_positions[-1]) + 1 if needs_scores else prompt.embeds.shape[1]
-    if split >= prompt.embeds.shape[1]:
+    length = prompt.embeds.shape[1]
+    split = int(video_positions[-1]) + 1 if video_positions.numel() and (needs_scores or store) else length
+    if split >= length:
         return target.forward(cache, prompt.positions, embeds=prompt.embeds, last_only=True), scores
-    target.forward(cache, prompt.positions[:, :split], embeds=prompt.embeds[:, :split], last_only=True)
-    recorder = VideoAttentionScores(video_positions)
+    if cache.get_seq_length() == 0:
+        target.forward(cache, prompt.positions[:, :split], embeds=prompt.embeds[:, :split], last_only=True)
+        if store is not None:
+            store(cache, split)
+    recorder = VideoAttentionScores(video_positions) if needs_scores else None
     logits = target.forward(cache, prompt.positions[:, split:], embeds=prompt.embeds[:, split:],
                             last_only=True, video_attention=recorder)
-    return logits, recorder.scores().cpu()
+    return logits, scores if recorder is None else recorder.scores().cpu()
 
 
 def _draft_prefill(draft: ModelAdapter, cache, inputs, target_prompt: PromptEmbedding,

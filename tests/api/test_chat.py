@@ -261,3 +261,31 @@ def test_the_checkpoints_repetition_penalty_is_the_default_as_in_hf_generate(cli
     frequency = client.post("/v1/chat/completions", json={**request, "repetition_penalty": 1.0,
                                                           "frequency_penalty": 1.0}).json()
     assert frequency["choices"][0]["token_ids"] != plain  # reaches the engine (HF checks: tests/engine)
+
+
+def test_a_chats_next_turn_reuses_the_video_prefix(tiny_pairs, settings, client):
+    """With --prefix-cache-gb, the follow-up question skips the video's prefill; the answer is
+    what a server without the cache gives."""
+    from dataclasses import replace
+
+    from fastapi.testclient import TestClient
+
+    from specvlm.api.app import create_app
+
+    from .conftest import wait_ready
+
+    first = video_message("what is the dog doing?")
+    follow_up = first + [{"role": "assistant", "content": "it runs"}, {"role": "user", "content": "and then?"}]
+    app = create_app(replace(settings, prefix_cache_gb=0.5), pair=tiny_pairs["qwen2_5_vl"])
+    with TestClient(app) as cached:
+        wait_ready(cached)
+        one = cached.post("/v1/chat/completions", json=_request(messages=first, return_token_ids=True)).json()
+        two = cached.post("/v1/chat/completions", json=_request(messages=follow_up, return_token_ids=True)).json()
+        metrics = cached.get("/metrics").text
+    assert one["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
+    reused = two["usage"]["prompt_tokens_details"]["cached_tokens"]
+    assert 0 < reused < two["usage"]["prompt_tokens"]
+    assert f"specvlm:prefix_cache_hit_tokens_total {float(reused)}" in metrics
+    plain = client.post("/v1/chat/completions", json=_request(messages=follow_up, return_token_ids=True)).json()
+    assert plain["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
+    assert two["choices"][0]["token_ids"] == plain["choices"][0]["token_ids"]

@@ -49,9 +49,9 @@ def hf_logits(pair, inputs, tokens: list[int]) -> torch.Tensor:
     return logits[0, length - 1: length - 1 + len(tokens)]
 
 
-def run(pair, inputs, **params) -> tuple[list[int], GenerationStats, list]:
+def run(pair, inputs, prefix_cache=None, prefix_key=None, **params) -> tuple[list[int], GenerationStats, list]:
     stats = GenerationStats(params.get("method", "specvlm"))
-    chunks = list(generate(pair, inputs, DecodingParams(**params), stats))
+    chunks = list(generate(pair, inputs, DecodingParams(**params), stats, prefix_cache, prefix_key))
     return [t for c in chunks for t in c.token_ids], stats, chunks
 
 

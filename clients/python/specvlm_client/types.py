@@ -40,6 +40,7 @@ class Usage(_JSONObject):
     prompt_tokens: int | None
     completion_tokens: int | None
     total_tokens: int | None
+    prompt_tokens_details: dict[str, Any] | None  # {"cached_tokens": prompt tokens served from the prefix cache}
     raw: dict[str, Any] = field(repr=False)
 
 

@@ -205,7 +205,8 @@ def now() -> int:
 
 def usage(stats: GenerationStats) -> dict:
     return {"prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens,
-            "total_tokens": stats.prompt_tokens + stats.completion_tokens}
+            "total_tokens": stats.prompt_tokens + stats.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": stats.cached_prompt_tokens}}
 
 
 def metrics(stats: GenerationStats, queue_s: float, video_decode_s: float, ttft_s: float) -> dict:

@@ -85,7 +85,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
         raise APIError(400, "this server has no draft model; use spec_decode.method 'off'",
                        code="no_draft_model", param="spec_decode")
     try:
-        stream = await svc.engine.submit(inputs, params, body.stop)
+        stream = await svc.engine.submit(inputs, params, body.stop, await svc.prefix_key(inputs))
     except QueueFullError as exc:
         raise APIError(429, f"server busy: {exc}", type="rate_limit_error", code="queue_full") from None
     except EngineStoppedError as exc:

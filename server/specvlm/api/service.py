@@ -15,6 +15,7 @@ from ..engine.core import Engine, warm_up
 from ..engine.metrics import Metrics
 from ..media.fetch import FetchPolicy
 from ..models.loading import ModelPair, load_pair
+from ..models.prefix_cache import PrefixCache, prefix_key
 from ..models.tiny import cached_tiny_pair
 from .errors import APIError
 
@@ -66,8 +67,9 @@ class Service:
         if self.pair.draft is None and self.settings.method != "ar":
             log.warning("no draft model: requests decode with the target alone unless they ask otherwise")
             self.settings = replace(self.settings, method="ar")
+        prefix_cache = PrefixCache(int(self.settings.prefix_cache_gb * 2**30)) if self.settings.prefix_cache_gb else None
         self.engine = Engine(self.pair, self.metrics, self.settings.max_queue, self.settings.request_timeout,
-                             self.settings.max_running)
+                             self.settings.max_running, prefix_cache)
         self.engine.start()
         self.status = "ok"
         log.info("serving %s (draft: %s)", self.model_name, "yes" if self.pair.draft else "none")
@@ -88,6 +90,12 @@ class Service:
     @property
     def max_model_len(self) -> int | None:
         return self.pair.max_model_len if self.pair is not None else None
+
+    async def prefix_key(self, inputs) -> str | None:
+        """The prompt's video-prefix digest when the prefix cache is on (hashing runs off the loop)."""
+        if self.engine is None or self.engine.prefix_cache is None:
+            return None
+        return await asyncio.to_thread(prefix_key, inputs, self.pair.target.video_token_id)
 
     async def process(self, build, prompt, pixel_limits: dict):
         """Run the HF processor off the event loop; its complaints are the client's input errors."""

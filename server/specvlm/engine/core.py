@@ -20,6 +20,7 @@ import torch
 
 from ..decoding import DecodingParams, GenerationStats, TokenLogprob, generate
 from ..models.loading import ModelPair
+from ..models.prefix_cache import PrefixCache
 from .metrics import Metrics
 from .text import TextAssembler
 
@@ -63,6 +64,7 @@ class _Job:
     inputs: object
     params: DecodingParams
     stop: Sequence[str]
+    prefix_key: str | None
     deadline: float
     loop: asyncio.AbstractEventLoop
     events: asyncio.Queue
@@ -78,13 +80,14 @@ class _Job:
 
 class Engine:
     def __init__(self, pair: ModelPair, metrics: Metrics | None = None, max_queue: int = 64,
-                 request_timeout: float = 600.0, max_running: int = 1):
+                 request_timeout: float = 600.0, max_running: int = 1, prefix_cache: PrefixCache | None = None):
         if max_queue < 1 or max_running < 1:
             raise ValueError("max_queue and max_running must be at least 1")
         self.pair = pair
         self.metrics = metrics or Metrics()
         self.request_timeout = request_timeout
         self.max_running = max_running
+        self.prefix_cache = prefix_cache  # touched by the worker thread only
         self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._work, name="specvlm-worker", daemon=True)
         self._stopping = threading.Event()
@@ -116,10 +119,12 @@ class Engine:
             self._thread.join(timeout)
 
     # --- requests ------------------------------------------------------------------------
-    async def submit(self, inputs, params: DecodingParams, stop: Sequence[str] = ()) -> "Stream":
+    async def submit(self, inputs, params: DecodingParams, stop: Sequence[str] = (),
+                     prefix_key: str | None = None) -> "Stream":
+        """`prefix_key`: the prompt's video-prefix digest (models.prefix_cache), for reuse."""
         if not self.alive:
             raise EngineStoppedError("the decoding worker is not running")
-        job = _Job(inputs, params, tuple(stop), time.perf_counter() + self.request_timeout,
+        job = _Job(inputs, params, tuple(stop), prefix_key, time.perf_counter() + self.request_timeout,
                    asyncio.get_running_loop(), asyncio.Queue())
         try:
             self._queue.put_nowait(job)
@@ -174,7 +179,7 @@ class Engine:
         queue_s = started - job.enqueued
         stats = GenerationStats(job.params.reported_method)
         text = TextAssembler(self.pair.tokenizer, job.stop)
-        steps = generate(self.pair, job.inputs, job.params, stats)
+        steps = generate(self.pair, job.inputs, job.params, stats, self.prefix_cache, job.prefix_key)
         ttft_s = 0.0
         last = started
         finish_reason = None
@@ -209,6 +214,9 @@ class Engine:
     def _count(self, stats: GenerationStats) -> None:
         m = self.metrics
         m.prompt_tokens.inc(stats.prompt_tokens)
+        m.cached_prompt_tokens.inc(stats.cached_prompt_tokens)
+        if self.prefix_cache is not None:
+            m.prefix_cache_bytes.set(self.prefix_cache.nbytes)
         m.generation_tokens.inc(stats.completion_tokens)
         m.num_drafts.inc(stats.num_drafts)
         m.num_draft_tokens.inc(stats.num_draft_tokens)

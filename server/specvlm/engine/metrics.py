@@ -23,6 +23,10 @@ class Metrics:
         self.video_decode = Histogram("specvlm:video_decode_seconds", "Fetching and decoding one request's media",
                                       buckets=_TTFT_BUCKETS, registry=r)
         self.prompt_tokens = Counter("specvlm:prompt_tokens", "Prompt tokens processed", registry=r)
+        self.cached_prompt_tokens = Counter("specvlm:prefix_cache_hit_tokens",
+                                            "Prompt tokens whose target KV cache was reused", registry=r)
+        self.prefix_cache_bytes = Gauge("specvlm:prefix_cache_bytes", "Bytes held by the video prefix cache",
+                                        registry=r)
         self.generation_tokens = Counter("specvlm:generation_tokens", "Tokens generated", registry=r)
         self.num_drafts = Counter("specvlm:spec_decode_num_drafts", "Speculative verification steps", registry=r)
         self.num_draft_tokens = Counter("specvlm:spec_decode_num_draft_tokens", "Draft tokens proposed", registry=r)

@@ -56,13 +56,16 @@ class ModelAdapter:
 
     # --- prompt -------------------------------------------------------------------------
     @torch.inference_mode()  # no autograd graph over the vision tower's activations
-    def embed_prompt(self, inputs) -> PromptEmbedding:
+    def embed_prompt(self, inputs, video_features: bool = True) -> PromptEmbedding:
         """Token embeddings with this model's own vision features scattered into the
-        image and video placeholder rows, plus the prompt's positions."""
+        image and video placeholder rows, plus the prompt's positions. Without
+        `video_features` the video rows keep their placeholder embedding (for a prefix whose
+        KV cache is reused, so they are never run)."""
         input_ids = inputs["input_ids"].to(self.device)
         embeds = self.model.get_input_embeddings()(input_ids)
+        videos = self._video_features(inputs) if video_features else None
         for token_id, features in ((self.image_token_id, self._image_features(inputs)),
-                                   (self.video_token_id, self._video_features(inputs))):
+                                   (self.video_token_id, videos)):
             if features is None:
                 continue
             rows = input_ids[0] == token_id
