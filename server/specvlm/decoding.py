@@ -29,7 +29,7 @@ from .models.adapter import ModelAdapter, PromptEmbedding
 from .models.attention import VideoAttentionScores
 from .models.kv import keep_tree_path, truncate
 from .models.loading import ModelPair
-from .models.prefix_cache import PrefixCache
+from .models.prefix_cache import CachedPrefix, PrefixCache
 from .spec.penalties import Penalties, TokenHistory, tree_extra
 from .spec.pruning import STRATEGIES, select_video_tokens
 from .spec.sampling import probabilities, sample_distinct, speculative_sample
@@ -235,20 +235,19 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
         history = TokenHistory(params.penalties, inputs["input_ids"][0], target.text_config.vocab_size, target.device)
 
     start = time.perf_counter()
-    reuse = prefix_cache is not None and prefix_key is not None
-    target_cache = prefix_cache.restore(prefix_key, target.text_config) if reuse else None
-    prompt = target.embed_prompt(inputs, video_features=target_cache is None)
+    prefix = None
+    if prefix_cache is not None and prefix_key is not None:
+        prefix = _PrefixUse(prefix_cache, prefix_key, prefix_cache.restore(prefix_key, target.text_config))
+    hit = prefix.hit if prefix is not None else None
+    prompt = target.embed_prompt(inputs, video_features=hit is None)
     video_positions = prompt.video_mask.nonzero().flatten()
     stats.prompt_tokens = prompt.embeds.shape[1]
     stats.video_tokens = video_positions.numel()
     needs_scores = (params.speculative and params.method == "specvlm"
                     and params.pruning in ("specvlm", "attention") and video_positions.numel() > 0)
-    if target_cache is not None:
-        stats.cached_prompt_tokens = target_cache.get_seq_length()
-    else:
-        target_cache = target.new_cache()
-    store = functools.partial(prefix_cache.store, prefix_key) if reuse else None
-    logits, scores = _target_prefill(target, target_cache, prompt, video_positions, needs_scores, store)
+    target_cache = hit.cache if hit is not None else target.new_cache()
+    stats.cached_prompt_tokens = target_cache.get_seq_length()
+    logits, scores = _target_prefill(target, target_cache, prompt, video_positions, needs_scores, prefix)
     first = _pick(_penalized(logits[-1:], history)[0], sampling)
     if history is not None:
         history.add([first])
@@ -268,7 +267,7 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
     decode_start = time.perf_counter()
     if params.speculative:
         steps = _speculative(pair, inputs, params, sampling, history, prompt, video_positions, scores, target_cache,
-                             first, stats)
+                             first, stats, prefix)
     else:
         steps = _autoregressive(target, sampling, history, prompt, target_cache, first)
     for tokens, rows in steps:
@@ -297,7 +296,7 @@ def _autoregressive(target: ModelAdapter, sampling: _Sampling | None, history: T
 def _speculative(pair: ModelPair, inputs, params: DecodingParams, sampling: _Sampling | None,
                  history: TokenHistory | None, prompt: PromptEmbedding,
                  video_positions: torch.Tensor, scores: torch.Tensor, target_cache, first: int,
-                 stats: GenerationStats) -> Iterator[tuple[list[int], torch.Tensor]]:
+                 stats: GenerationStats, prefix: _PrefixUse | None) -> Iterator[tuple[list[int], torch.Tensor]]:
     """Each step's emitted tokens and, row for row, the target logits they were chosen from."""
     target, draft = pair.target, pair.draft
     strategy = "none" if params.method == "naive" else params.pruning
@@ -308,7 +307,7 @@ def _speculative(pair: ModelPair, inputs, params: DecodingParams, sampling: _Sam
     draft_start = time.perf_counter()
     draft_cache = draft.new_cache()
     draft_next_position = _draft_prefill(draft, draft_cache, inputs, prompt, video_positions, kept,
-                                         params.draft_positions)
+                                         params.draft_positions, prefix)
     stats.draft_prefill_s = _elapsed(draft_start)
 
     tree = tree_for(params, target.device)
@@ -324,24 +323,32 @@ def _speculative(pair: ModelPair, inputs, params: DecodingParams, sampling: _Sam
         yield acceptance.tokens, logits
 
 
+@dataclass(frozen=True)
+class _PrefixUse:
+    """One request's dealings with the prefix cache: what it found, and where to add the rest."""
+    cache: PrefixCache
+    key: str
+    hit: CachedPrefix | None
+
+
 def _target_prefill(target: ModelAdapter, cache, prompt: PromptEmbedding, video_positions: torch.Tensor,
-                    needs_scores: bool, store=None) -> tuple[torch.Tensor, torch.Tensor]:
+                    needs_scores: bool, prefix: _PrefixUse | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits for the first token, and one importance score per video token (zeros when
     not needed): the mean attention of the text after the last video over each video token.
 
     The prompt runs in two parts, split after the last video token, when scores are needed or
-    the first part goes to the prefix cache (`store(cache, length)`). A non-empty `cache`
-    already holds that first part.
+    the prefix cache is in use: on a hit `cache` already holds the first part, on a miss the
+    first part is stored.
     """
     scores = torch.zeros(video_positions.numel())
     length = prompt.embeds.shape[1]
-    split = int(video_positions[-1]) + 1 if video_positions.numel() and (needs_scores or store) else length
+    split = int(video_positions[-1]) + 1 if video_positions.numel() and (needs_scores or prefix) else length
     if split >= length:
         return target.forward(cache, prompt.positions, embeds=prompt.embeds, last_only=True), scores
-    if cache.get_seq_length() == 0:
+    if prefix is None or prefix.hit is None:
         target.forward(cache, prompt.positions[:, :split], embeds=prompt.embeds[:, :split], last_only=True)
-        if store is not None:
-            store(cache, split)
+        if prefix is not None:
+            prefix.cache.store(prefix.key, cache, split)
     recorder = VideoAttentionScores(video_positions) if needs_scores else None
     logits = target.forward(cache, prompt.positions[:, split:], embeds=prompt.embeds[:, split:],
                             last_only=True, video_attention=recorder)
@@ -349,10 +356,15 @@ def _target_prefill(target: ModelAdapter, cache, prompt: PromptEmbedding, video_
 
 
 def _draft_prefill(draft: ModelAdapter, cache, inputs, target_prompt: PromptEmbedding,
-                   video_positions: torch.Tensor, kept: torch.Tensor, positions_mode: str) -> int:
+                   video_positions: torch.Tensor, kept: torch.Tensor, positions_mode: str,
+                   prefix: _PrefixUse | None = None) -> int:
     """Prefill the draft on the prompt with only the kept video rows; returns the draft's
-    next position."""
-    prompt = draft.embed_prompt(inputs)
+    next position. The draft's video features come from the prefix cache when it has them,
+    and go there when it has the target's part of this prompt but not them."""
+    stored = prefix.hit.draft_video if prefix is not None and prefix.hit is not None else None
+    prompt = draft.embed_prompt(inputs, video_features=True if stored is None else stored)
+    if prefix is not None and stored is None and video_positions.numel():
+        prefix.cache.store_draft_video(prefix.key, prompt.embeds[0, prompt.video_mask])
     rows = torch.ones(prompt.embeds.shape[1], dtype=torch.bool, device=prompt.embeds.device)
     rows[video_positions] = False
     rows[video_positions[kept.to(video_positions.device)]] = True

@@ -1,6 +1,7 @@
 """Reusing the target's KV cache of a video prefix changes nothing but the work done."""
 
 import pytest
+import torch
 
 from specvlm.inputs import Prompt, VideoInput, build_inputs
 from specvlm.media.synthetic import synthetic_frames
@@ -21,17 +22,25 @@ def conversation(*turns: str, video: int = 0) -> Prompt:
     return Prompt(messages, videos=[VIDEOS[video]])
 
 
+def _no_video_tower(*args, **kwargs):
+    raise AssertionError("a vision tower ran on a video whose prefix was cached")
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("method", ["ar", "naive", "specvlm"])
-def test_follow_up_turns_reuse_the_video_prefix_and_match_hf(tiny_pairs, family, method):
+def test_follow_up_turns_reuse_the_video_prefix_and_match_hf(tiny_pairs, family, method, monkeypatch):
     pair = tiny_pairs[family]
     cache = PrefixCache(max_bytes=1 << 30)
     video_token = pair.target.video_token_id
     turns = [inputs_for(pair, conversation(*["what is the dog doing?", "and then?", "why?"][:n])) for n in (1, 2, 3)]
+    expected = [hf_greedy(pair, inputs, 20) for inputs in turns]
     for n, inputs in enumerate(turns):
+        if n == 1:  # from now on every video feature must come from the cache
+            monkeypatch.setattr(pair.target, "_video_features", _no_video_tower)
+            monkeypatch.setattr(pair.draft, "_video_features", _no_video_tower)
         key = prefix_key(inputs, video_token)
         tokens, stats, _ = run(pair, inputs, method=method, max_new_tokens=20, prefix_cache=cache, prefix_key=key)
-        assert tokens == hf_greedy(pair, inputs, 20)
+        assert tokens == expected[n]
         split = video_prefix_length(inputs["input_ids"], video_token)
         assert stats.cached_prompt_tokens == (0 if n == 0 else split)
     assert len(cache) == 1 and cache.hits == 2 and cache.misses == 1
@@ -81,3 +90,29 @@ def test_the_budget_evicts_the_least_recently_used(tiny_pairs):
     too_small = PrefixCache(max_bytes=one_entry - 1)
     run(pair, prompts[0], max_new_tokens=1, prefix_cache=too_small, prefix_key=keys[0])
     assert len(too_small) == 0 and too_small.nbytes == 0
+
+
+def _filled_cache(text_config, length: int):
+    from specvlm.models.kv import new_cache
+
+    cache = new_cache(text_config)
+    for layer in cache.layers:
+        layer.update(torch.randn(1, 2, length, 8), torch.randn(1, 2, length, 8))
+    return cache
+
+
+def test_draft_features_join_their_entry_and_evict_only_others(tiny_pairs):
+    config = tiny_pairs["qwen2_5_vl"].target.text_config
+    one = _filled_cache(config, 10)
+    entry_bytes = sum(layer.keys.nbytes + layer.values.nbytes for layer in one.layers)
+    features = torch.randn(5, 16)
+    cache = PrefixCache(max_bytes=2 * entry_bytes + features.nbytes - 1)
+    cache.store("old", one, 10)
+    cache.store("new", _filled_cache(config, 10), 10)
+    cache.store_draft_video("new", features)  # does not fit beside "old": "old" goes
+    assert len(cache) == 1 and cache.restore("old", config) is None
+    hit = cache.restore("new", config)
+    assert torch.equal(hit.draft_video, features) and hit.cache.get_seq_length() == 10
+    assert cache.nbytes == entry_bytes + features.nbytes
+    cache.store_draft_video("gone", features)  # no entry: nothing stored
+    assert cache.nbytes == entry_bytes + features.nbytes

@@ -56,14 +56,19 @@ class ModelAdapter:
 
     # --- prompt -------------------------------------------------------------------------
     @torch.inference_mode()  # no autograd graph over the vision tower's activations
-    def embed_prompt(self, inputs, video_features: bool = True) -> PromptEmbedding:
+    def embed_prompt(self, inputs, video_features: bool | torch.Tensor = True) -> PromptEmbedding:
         """Token embeddings with this model's own vision features scattered into the
-        image and video placeholder rows, plus the prompt's positions. Without
-        `video_features` the video rows keep their placeholder embedding (for a prefix whose
-        KV cache is reused, so they are never run)."""
+        image and video placeholder rows, plus the prompt's positions.
+
+        `video_features`: False leaves the video rows as placeholder embeddings (a prefix
+        whose KV cache is reused never runs them); a tensor gives the video features this
+        model computed for the same inputs before (prefix cache)."""
         input_ids = inputs["input_ids"].to(self.device)
         embeds = self.model.get_input_embeddings()(input_ids)
-        videos = self._video_features(inputs) if video_features else None
+        if torch.is_tensor(video_features):
+            videos = video_features
+        else:
+            videos = self._video_features(inputs) if video_features else None
         for token_id, features in ((self.image_token_id, self._image_features(inputs)),
                                    (self.video_token_id, videos)):
             if features is None:

@@ -6,7 +6,8 @@ expensive prefill there is, and the vision tower's work behind it) is kept here 
 digest of everything it depends on: the prefix's token ids and every vision input the
 processor produced (pixel values, grids, frame timing). Only a prefix that ends with the last
 video token and is followed by text is kept: the text after the video is what SpecVLM's
-pruning scores come from, so it is always computed fresh.
+pruning scores come from, so it is always computed fresh. The draft's vision features of the
+prompt's videos are kept with it, so a hit runs neither model's vision tower on the videos.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ class _Entry:
     layers: list[tuple[torch.Tensor, torch.Tensor]]  # keys and values of each layer, prefix only
     length: int
     nbytes: int
+    draft_video: torch.Tensor | None = None  # the draft's vision features of the prompt's videos
+
+
+@dataclass(frozen=True)
+class CachedPrefix:
+    cache: DynamicCache  # the request's own copy of the target's prefix cache
+    draft_video: torch.Tensor | None  # the draft's video features, when stored
 
 
 class PrefixCache:
@@ -72,7 +80,7 @@ class PrefixCache:
         return len(self._entries)
 
     @torch.inference_mode()
-    def restore(self, key: str, text_config) -> DynamicCache | None:
+    def restore(self, key: str, text_config) -> CachedPrefix | None:
         """A new cache holding a copy of the stored prefix (the request extends its own copy)."""
         entry = self._entries.get(key)
         if entry is None:
@@ -83,7 +91,7 @@ class PrefixCache:
         cache = new_cache(text_config)
         for layer, (keys, values) in zip(cache.layers, entry.layers):
             layer.update(keys, values)
-        return cache
+        return CachedPrefix(cache, entry.draft_video)
 
     @torch.inference_mode()
     def store(self, key: str, cache: DynamicCache, length: int) -> None:
@@ -92,8 +100,23 @@ class PrefixCache:
         nbytes = sum(k.nbytes + v.nbytes for k, v in layers)
         if nbytes > self.max_bytes or key in self._entries:
             return
+        self._make_room(nbytes)
+        self._entries[key] = _Entry(layers, length, nbytes)
+        self.nbytes += nbytes
+
+    @torch.inference_mode()
+    def store_draft_video(self, key: str, features: torch.Tensor) -> None:
+        """Add the draft's video features to the entry of `key`, if it is (still) there."""
+        entry = self._entries.get(key)
+        if entry is None or entry.draft_video is not None or entry.nbytes + features.nbytes > self.max_bytes:
+            return
+        self._entries.move_to_end(key)  # the oldest others make room, never this one
+        self._make_room(features.nbytes)
+        entry.draft_video = features.clone()
+        entry.nbytes += features.nbytes
+        self.nbytes += features.nbytes
+
+    def _make_room(self, nbytes: int) -> None:
         while self.nbytes + nbytes > self.max_bytes:
             _, evicted = self._entries.popitem(last=False)
             self.nbytes -= evicted.nbytes
-        self._entries[key] = _Entry(layers, length, nbytes)
-        self.nbytes += nbytes
