@@ -12,7 +12,7 @@ from .test_offline import bench_args
 
 ROW_KEYS = {"target_shape", "draft_shape", "video_tokens", "context_tokens", "drop_rate", "kept_video_tokens",
             "target_decode_ms", "target_verify_ms", "target_decode_bytes", "target_roofline_pct",
-            "draft_step_full_ms", "draft_step_pruned_ms", "draft_tree_full_ms", "draft_tree_pruned_ms",
+            "target_prefill_ms", "target_cached_prefill_ms", "draft_step_full_ms", "draft_step_pruned_ms", "draft_tree_full_ms", "draft_tree_pruned_ms",
             "acceptance_length", "projected_speedup_naive", "projected_speedup_specvlm"}
 
 
@@ -34,6 +34,7 @@ def test_tiny_shape_times_every_step_on_cpu(tmp_path, shape):
         for key in ROW_KEYS - {"target_shape", "draft_shape"}:
             assert row[key] is not None and row[key] > 0, key
     assert rows[2]["target_decode_bytes"] > rows[0]["target_decode_bytes"]  # a longer KV cache to read
+    assert "cached prefill ms" in (tmp_path / "results.md").read_text()
     meta = result["meta"]
     assert meta["kv_cache"] == "DynamicCache of GrowableLayer"
     assert meta["dtype"] == "bfloat16" and meta["tree_draft_nodes"] == 25 and meta["skipped"] == []

@@ -9,7 +9,9 @@ and values, and times the steps of the engine's decode loops:
 - target verify: the whole draft tree in one pass (`decoding._verify`: tree mask, forward,
   greedy acceptance, KV compaction);
 - draft step (one token) and draft tree expansion (`decoding._draft_tree`, one forward per
-  level) with the pruned and with the full video in the draft's cache.
+  level) with the pruned and with the full video in the draft's cache;
+- target prefill of the whole prompt (video and text), and what is left of it when the prefix
+  cache holds the video part (`--prefix-cache-gb`): restoring that copy, then the text.
 
 The decode step is compared with the HBM roofline: the bytes it must read (weights plus KV cache)
 over the bandwidth of a large device copy. Random weights accept nothing, so speedups are
@@ -30,6 +32,7 @@ from ..decoding import DecodingParams, _draft_tree, _DraftTree, _SpecState, _ver
 from ..models.adapter import ModelAdapter
 from ..models.attention import ATTENTION_IMPLEMENTATION
 from ..models.loading import resolve_device, resolve_dtype
+from ..models.prefix_cache import PrefixCache
 from ..spec.pruning import keep_budget
 from .report import (Column, Panel, Series, cache_description, environment, fixed, markdown_table, plot_panels,
                      write_json)
@@ -204,6 +207,38 @@ def time_decode_step(adapter: ModelAdapter, cache, repeats: int) -> float:
     return median_seconds(step, adapter.device, repeats)
 
 
+def time_prefills(target: ModelAdapter, shape: TextShape, video: int, text: int, repeats: int
+                  ) -> tuple[float, float]:
+    """Seconds to the first token's logits for a prompt of `video` then `text` tokens: on a
+    prefix-cache miss (prefill the video part, store a copy of it, prefill the text) and on a
+    hit (restore the copy, prefill the text). Prefill cost does not depend on the embeddings'
+    values, so random ones stand in for the video's and the text's."""
+    embeds = torch.randn(1, video + text, shape.hidden, device=target.device, dtype=target.dtype)
+    positions = target.text_positions(torch.arange(video + text))
+
+    def text_after(cache):
+        return target.forward(cache, positions[:, video:], embeds=embeds[:, video:], last_only=True)
+
+    def miss(prefixes: PrefixCache):
+        cache = target.new_cache()
+        target.forward(cache, positions[:, :video], embeds=embeds[:, :video], last_only=True)
+        prefixes.store("video", cache, video)
+        return text_after(cache)
+
+    miss_s = median_seconds(lambda: miss(PrefixCache(max_bytes=1 << 62)), target.device, repeats, warmup=1)
+    stored = PrefixCache(max_bytes=1 << 62)
+    miss(stored)
+    hit_s = median_seconds(lambda: text_after(stored.restore("video", target.text_config).cache), target.device,
+                           repeats, warmup=1)
+    return miss_s, hit_s
+
+
+def _prefill_bytes(shape: TextShape, dtype: torch.dtype, context: int) -> int:
+    """Timing prefills holds three caches (the request's, the stored copy, a restored copy) and
+    one forward's activations over the whole context (the MLP's dominate)."""
+    return 3 * _cache_bytes(shape, dtype, context) + context * (3 * shape.intermediate + 4 * shape.hidden) * dtype.itemsize
+
+
 def time_verify(target: ModelAdapter, cache, tree, repeats: int) -> float:
     length = cache.get_seq_length()
     state = _SpecState(committed_root=1, target_position=length, target_cached=length, draft_pending=[],
@@ -265,6 +300,11 @@ def measure_target(plan: Plan, device, dtype, progress) -> tuple[dict[int, dict]
                               "decode_bytes": decode_bytes(target, shape, context)}
             del cache
             _free(device)
+            if _fits(device, _prefill_bytes(shape, dtype, context)):
+                prefill_repeats = max(1, plan.repeats // 5)  # whole prompts: seconds each at real sizes
+                results[video]["prefill_s"], results[video]["cached_prefill_s"] = time_prefills(
+                    target, shape, video, plan.text_tokens, prefill_repeats)
+                _free(device)
         progress.update()
     del target
     _free(device)
@@ -315,6 +355,7 @@ def build_rows(plan: Plan, target: dict[int, dict], draft: dict[int, dict], band
                 "context_tokens": video + plan.text_tokens, "drop_rate": drop_rate, "kept_video_tokens": kept,
                 "target_decode_ms": _ms(t.get("decode_s")), "target_verify_ms": _ms(t.get("verify_s")),
                 "target_decode_bytes": t.get("decode_bytes"), "target_roofline_pct": None,
+                "target_prefill_ms": _ms(t.get("prefill_s")), "target_cached_prefill_ms": _ms(t.get("cached_prefill_s")),
                 "draft_step_full_ms": _ms(full.get("step_s")), "draft_step_pruned_ms": _ms(pruned.get("step_s")),
                 "draft_tree_full_ms": _ms(full.get("tree_s")), "draft_tree_pruned_ms": _ms(pruned.get("tree_s")),
                 "acceptance_length": plan.acceptance_length,
@@ -338,6 +379,7 @@ COLUMNS = [
     Column("video tok", "video_tokens"), Column("drop", "drop_rate", fixed(2)), Column("kept", "kept_video_tokens"),
     Column("target step ms", "target_decode_ms", fixed(2)), Column("roofline %", "target_roofline_pct", fixed(0)),
     Column("verify ms", "target_verify_ms", fixed(2)),
+    Column("prefill ms", "target_prefill_ms", fixed(1)), Column("cached prefill ms", "target_cached_prefill_ms", fixed(1)),
     Column("draft step full/pruned ms", "draft_steps", str), Column("draft tree full/pruned ms", "draft_trees", str),
     Column("proj. naive", "projected_speedup_naive", fixed(2)),
     Column("proj. specvlm", "projected_speedup_specvlm", fixed(2)),
