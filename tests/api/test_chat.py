@@ -193,7 +193,7 @@ def test_server_pixel_ceiling_applies_and_cannot_be_raised(tiny_pairs, tmp_path)
 
 
 def test_sampling_requests_speculate_and_a_seed_reproduces_them(client):
-    request = _request(temperature=0.8, top_p=0.95, seed=7, max_tokens=24, return_token_ids=True)
+    request = _request(temperature=0.8, top_p=0.95, seed=7, max_tokens=24, return_token_ids=True, ignore_eos=True)
     first = client.post("/v1/chat/completions", json=request).json()
     again = client.post("/v1/chat/completions", json=request).json()
     other = client.post("/v1/chat/completions", json={**request, "seed": 8}).json()
@@ -248,8 +248,10 @@ def _hf_generate(client, request: dict, **generate_kwargs) -> list[int]:
 
 def test_the_checkpoints_repetition_penalty_is_the_default_as_in_hf_generate(client, monkeypatch):
     """Qwen2.5-VL checkpoints ship repetition_penalty 1.05 in generation_config.json, and HF's
-    generate(do_sample=False) applies it: so does the server, unless the request sets its own."""
-    request = _request(return_token_ids=True, max_tokens=48)
+    generate(do_sample=False) applies it: so does the server, unless the request sets its own.
+    A text prompt: its output does not depend on how a video happened to be encoded."""
+    request = _request(messages=[{"role": "user", "content": "count the dogs, again and again"}],
+                       return_token_ids=True, max_tokens=48)
     plain = _hf_generate(client, request)
     monkeypatch.setattr(client.app.state.service.pair.target.model.generation_config, "repetition_penalty", 2.0)
     penalized = _hf_generate(client, request)
