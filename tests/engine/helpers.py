@@ -28,10 +28,12 @@ def text_prompt(question: str) -> Prompt:
     return Prompt([{"role": "user", "content": [{"type": "text", "text": question}]}])
 
 
-def hf_greedy(pair, inputs, max_new_tokens: int) -> list[int]:
-    """The reference: transformers' own greedy generate on the target."""
+def hf_greedy(pair, inputs, max_new_tokens: int, **generate_kwargs) -> list[int]:
+    """The reference: transformers' own greedy generate on the target (on its device)."""
+    on_device = {k: v.to(pair.target.model.device) if torch.is_tensor(v) else v for k, v in inputs.items()}
     with torch.inference_mode():
-        out = pair.target.model.generate(**inputs, do_sample=False, max_new_tokens=max_new_tokens)
+        out = pair.target.model.generate(**on_device, do_sample=False, max_new_tokens=max_new_tokens,
+                                         **generate_kwargs)
     return out[0, inputs["input_ids"].shape[1]:].tolist()
 
 

@@ -55,3 +55,17 @@ def test_serve_refuses_impossible_settings(capsys):
     assert cli.main(["serve", "--drop-rate", "1.5", "--max-queue", "0"]) == 2
     err = capsys.readouterr().err
     assert "drop_rate must be in [0, 1)" in err and "max_queue must be at least 1" in err
+
+
+def test_the_container_env_example_names_real_settings(monkeypatch):
+    """Every SPECVLM_* line of docker/specvlm.env.example is a setting, and its value parses."""
+    import re
+    from dataclasses import fields
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "docker" / "specvlm.env.example"
+    env = dict(re.findall(r"^SPECVLM_(\w+)=(.*)$", example.read_text(), flags=re.M))
+    names = {f.name.upper() for f in fields(config.Settings)}
+    assert env and set(env) <= names, set(env) - names
+    settings = _parse([], monkeypatch, {f"SPECVLM_{k}": v for k, v in env.items()})
+    assert settings.prefix_cache_gb == float(env["PREFIX_CACHE_GB"]) and settings.max_running == 1

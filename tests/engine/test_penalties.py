@@ -24,10 +24,7 @@ def hf_penalized(pair, inputs, max_new_tokens, repetition=1.0, frequency=0.0, pr
     processors = LogitsProcessorList()
     if frequency or presence:
         processors.append(OpenAIPenalties(inputs["input_ids"].shape[1], frequency, presence))
-    with torch.inference_mode():
-        out = pair.target.model.generate(**inputs, do_sample=False, max_new_tokens=max_new_tokens,
-                                         repetition_penalty=repetition, logits_processor=processors)
-    return out[0, inputs["input_ids"].shape[1]:].tolist()
+    return hf_greedy(pair, inputs, max_new_tokens, repetition_penalty=repetition, logits_processor=processors)
 
 
 PENALTIES = {

@@ -155,3 +155,31 @@ def test_interleaving_lets_a_short_request_overtake(qwen, max_running):
     assert order == (["short", "long"] if max_running == 2 else ["long", "short"])
     assert short_tokens == solo_short
     assert long_tokens == solo_long
+
+
+def test_interleaved_follow_ups_share_a_cached_prefix(qwen):
+    """Two follow-ups on one cached video decode at once, each on its own copy of the prefix."""
+    from specvlm.models.prefix_cache import PrefixCache, prefix_key
+
+    from .test_prefix_cache import conversation
+
+    first = inputs_for(qwen, conversation("what is the dog doing?"))
+    follow_ups = [inputs_for(qwen, conversation("what is the dog doing?", q)) for q in ("and then?", "why?")]
+    params = DecodingParams(max_new_tokens=30, ignore_eos=True)
+    solo = [run(qwen, inputs, max_new_tokens=30, ignore_eos=True)[0] for inputs in follow_ups]
+
+    async def main():
+        engine = Engine(qwen, Metrics(), max_running=2, prefix_cache=PrefixCache(1 << 30))
+        engine.start()
+        key = lambda inputs: prefix_key(inputs, qwen.target.video_token_id)  # noqa: E731
+        try:
+            await _collect(await engine.submit(first, DecodingParams(max_new_tokens=2), prefix_key=key(first)))
+            streams = [await engine.submit(inputs, params, prefix_key=key(inputs)) for inputs in follow_ups]
+            results = await asyncio.gather(*(_collect(s) for s in streams))
+        finally:
+            engine.shutdown()
+        return results
+
+    for events, expected in zip(asyncio.run(main()), solo):
+        assert [t for e in events if isinstance(e, Delta) for t in e.token_ids] == expected
+        assert events[-1].stats.cached_prompt_tokens > 0

@@ -51,3 +51,24 @@ def test_cuda_sampled_speculation(tiny_dirs, family):
     first, stats, _ = run(pair, inputs, method="naive", temperature=0.8, seed=1, max_new_tokens=24)
     again, _, _ = run(pair, inputs, method="naive", temperature=0.8, seed=1, max_new_tokens=24)
     assert first == again and stats.num_drafts > 0
+
+
+def test_cuda_penalties_and_prefix_cache_match_transformers(tiny_dirs):
+    """float32 on the device: a repetition penalty, and a follow-up turn whose video prefix
+    (target KV cache, draft video features) comes from the prefix cache, equal HF generate."""
+    from specvlm.models.prefix_cache import PrefixCache, prefix_key
+
+    from engine.test_prefix_cache import conversation
+
+    target, draft = tiny_dirs["qwen2_5_vl"]
+    pair = load_pair(str(target), str(draft), device="cuda", dtype="float32")
+    inputs = inputs_for(pair, PROMPTS[0])
+    tokens, _, _ = run(pair, inputs, method="specvlm", max_new_tokens=24, repetition_penalty=1.5)
+    assert tokens == hf_greedy(pair, inputs, 24, repetition_penalty=1.5)
+    cache = PrefixCache(1 << 30)
+    for turn in (conversation("what is the dog doing?"), conversation("what is the dog doing?", "and then?")):
+        turn_inputs = inputs_for(pair, turn)
+        tokens, stats, _ = run(pair, turn_inputs, method="specvlm", max_new_tokens=24, prefix_cache=cache,
+                               prefix_key=prefix_key(turn_inputs, pair.target.video_token_id))
+        assert tokens == hf_greedy(pair, turn_inputs, 24)
+    assert stats.cached_prompt_tokens > 0
