@@ -57,6 +57,7 @@ class DecodingParams:
     presence_penalty: float = 0.0  # OpenAI's (output tokens)
     seed: int | None = None
     ignore_eos: bool = False  # benchmarks and load tests: always decode max_new_tokens
+    stop_token_ids: tuple[int, ...] = ()  # more tokens that end the output (kept in it), as vLLM's
     logprobs: int | None = None  # report each token's log-probability and this many alternatives
 
     def __post_init__(self):
@@ -225,7 +226,8 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
     target = pair.target
     if params.speculative and pair.draft is None:
         raise ValueError(f"method {params.method} needs a draft model")
-    budget = _Budget(params.max_new_tokens, frozenset() if params.ignore_eos else stop_token_ids(pair))
+    eos = frozenset() if params.ignore_eos else stop_token_ids(pair)
+    budget = _Budget(params.max_new_tokens, eos | frozenset(params.stop_token_ids))
     sampling = None
     if params.temperature > 0:
         generator = None if params.seed is None else torch.Generator(target.device).manual_seed(params.seed)

@@ -291,3 +291,14 @@ def test_a_chats_next_turn_reuses_the_video_prefix(tiny_pairs, settings, client)
     plain = client.post("/v1/chat/completions", json=_request(messages=follow_up, return_token_ids=True)).json()
     assert plain["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
     assert two["choices"][0]["token_ids"] == plain["choices"][0]["token_ids"]
+
+
+def test_stop_token_ids_end_the_reply(client):
+    whole = client.post("/v1/chat/completions", json=_request(return_token_ids=True, max_tokens=30,
+                                                              ignore_eos=True)).json()
+    ids = whole["choices"][0]["token_ids"]
+    stop_at = next(i for i in range(2, len(ids)) if ids[i] not in ids[:i])
+    cut = client.post("/v1/chat/completions", json=_request(return_token_ids=True, max_tokens=30, ignore_eos=True,
+                                                            stop_token_ids=[ids[stop_at]])).json()
+    assert cut["choices"][0]["token_ids"] == ids[: stop_at + 1]
+    assert cut["choices"][0]["finish_reason"] == "stop"

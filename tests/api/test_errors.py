@@ -49,6 +49,7 @@ BAD_REQUESTS = {
     "too_many_top_logprobs": ({"messages": [{"role": "user", "content": "hi"}], "logprobs": True,
                                "top_logprobs": 21}, 400),
     "bad_top_k": ({"messages": [{"role": "user", "content": "hi"}], "top_k": -5}, 400),
+    "bad_stop_token_ids": ({"messages": [{"role": "user", "content": "hi"}], "stop_token_ids": [-1]}, 400),
     "bad_frequency_penalty": ({"messages": [{"role": "user", "content": "hi"}], "frequency_penalty": 3}, 400),
     "bad_repetition_penalty": ({"messages": [{"role": "user", "content": "hi"}], "repetition_penalty": 0}, 400),
 }
@@ -57,10 +58,10 @@ BAD_REQUESTS = {
 UNSUPPORTED = {
     "logit_bias": {"42": 10},
     "tools": [{"type": "function", "function": {"name": "f"}}], "response_format": {"type": "json_object"},
-    "min_tokens": 5, "best_of": 3, "stop_token_ids": [7], "prompt_logprobs": 1, "echo": True,
+    "min_tokens": 5, "best_of": 3, "prompt_logprobs": 1, "echo": True,
 }
 NO_OP = {"logit_bias": {}, "tools": [],
-         "response_format": {"type": "text"}, "min_tokens": 0, "best_of": 1, "stop_token_ids": [],
+         "response_format": {"type": "text"}, "min_tokens": 0, "best_of": 1,
          "prompt_logprobs": None, "echo": False}
 
 

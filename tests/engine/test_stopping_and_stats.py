@@ -44,6 +44,16 @@ def test_never_emits_past_max_tokens(qwen, method, max_new_tokens):
     assert stats.completion_tokens == len(tokens)
 
 
+@pytest.mark.parametrize("method", ["ar", "naive", "specvlm"])
+def test_stop_token_ids_end_the_output_where_they_first_appear(qwen, method):
+    inputs = inputs_for(qwen, video_prompt("count to ten", seeds=(11,)))
+    expected = hf_greedy(qwen, inputs, 30)
+    stop_at = next(i for i in range(3, len(expected)) if expected[i] not in expected[:i])
+    tokens, _, chunks = run(qwen, inputs, method=method, max_new_tokens=30, stop_token_ids=(expected[stop_at],))
+    assert tokens == expected[: stop_at + 1]  # the stop token is kept, as vLLM keeps a non-special one
+    assert chunks[-1].finish_reason == "stop"
+
+
 def test_stats_are_consistent(qwen):
     inputs = inputs_for(qwen, video_prompt("what is the dog doing?"))
     tokens, stats, chunks = run(qwen, inputs, method="specvlm", max_new_tokens=30, drop_rate=0.9)

@@ -71,7 +71,7 @@ class StreamOptions(BaseModel):
 _NO_OP_VALUES = {
     "logit_bias": (None, {}), "tools": (None, []), "functions": (None, []),
     "response_format": (None, {"type": "text"}), "min_tokens": (None, 0), "best_of": (None, 1),
-    "stop_token_ids": (None, []), "prompt_logprobs": (None,), "echo": (None, False),
+    "prompt_logprobs": (None,), "echo": (None, False),
 }
 
 
@@ -107,7 +107,7 @@ class ChatCompletionRequest(BaseModel):
     response_format: dict | None = None
     min_tokens: int | None = None
     best_of: int | None = None
-    stop_token_ids: list | None = None
+    stop_token_ids: list[Annotated[int, Field(ge=0)]] | None = Field(None, max_length=64)  # vLLM's
     prompt_logprobs: int | None = None
     echo: bool | None = None
 
@@ -186,7 +186,7 @@ class ChatCompletionRequest(BaseModel):
             pruning=settings.pruning, attention_mass=settings.attention_mass,
             draft_positions=settings.draft_positions, tree=settings.tree,
             temperature=self.temperature or 0.0, top_p=self.top_p or 1.0, top_k=max(self.top_k or 0, 0),
-            seed=self.seed, ignore_eos=self.ignore_eos,
+            seed=self.seed, ignore_eos=self.ignore_eos, stop_token_ids=tuple(self.stop_token_ids or ()),
             repetition_penalty=self.repetition_penalty or default_repetition_penalty,
             frequency_penalty=self.frequency_penalty or 0.0, presence_penalty=self.presence_penalty or 0.0,
             logprobs=(self.top_logprobs or 0) if self.logprobs else None,
