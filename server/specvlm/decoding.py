@@ -58,6 +58,7 @@ class DecodingParams:
     seed: int | None = None
     ignore_eos: bool = False  # benchmarks and load tests: always decode max_new_tokens
     stop_token_ids: tuple[int, ...] = ()  # more tokens that end the output (kept in it), as vLLM's
+    min_tokens: int = 0  # no stop token (EOS or stop_token_ids) before this many tokens
     logprobs: int | None = None  # report each token's log-probability and this many alternatives
 
     def __post_init__(self):
@@ -75,14 +76,13 @@ class DecodingParams:
             raise ValueError("temperature must be >= 0, top_p in (0, 1] and top_k >= 0")
         if self.repetition_penalty <= 0 or not (-2 <= self.frequency_penalty <= 2 and -2 <= self.presence_penalty <= 2):
             raise ValueError("repetition_penalty must be > 0, frequency and presence penalties in [-2, 2]")
+        if not 0 <= self.min_tokens <= self.max_new_tokens:
+            raise ValueError("min_tokens must be in [0, max_new_tokens]")
         if self.logprobs is not None and not 0 <= self.logprobs <= 20:
             raise ValueError("logprobs (alternatives per token) must be in [0, 20]")
         if isinstance(self.tree, str) and self.tree not in TREE_SHAPES:
             raise ValueError(f"unknown tree {self.tree!r}; choose one of {', '.join(TREE_SHAPES)} or give paths")
 
-    @property
-    def penalties(self) -> Penalties:
-        return Penalties(self.repetition_penalty, self.frequency_penalty, self.presence_penalty)
 
     @property
     def speculative(self) -> bool:
@@ -226,15 +226,17 @@ def generate(pair: ModelPair, inputs, params: DecodingParams, stats: GenerationS
     target = pair.target
     if params.speculative and pair.draft is None:
         raise ValueError(f"method {params.method} needs a draft model")
-    eos = frozenset() if params.ignore_eos else stop_token_ids(pair)
-    budget = _Budget(params.max_new_tokens, eos | frozenset(params.stop_token_ids))
+    stops = (frozenset() if params.ignore_eos else stop_token_ids(pair)) | frozenset(params.stop_token_ids)
+    budget = _Budget(params.max_new_tokens, stops)
     sampling = None
     if params.temperature > 0:
         generator = None if params.seed is None else torch.Generator(target.device).manual_seed(params.seed)
         sampling = _Sampling(params.temperature, params.top_p, params.top_k, generator)
     history = None
-    if params.penalties.active:
-        history = TokenHistory(params.penalties, inputs["input_ids"][0], target.text_config.vocab_size, target.device)
+    penalties = Penalties(params.repetition_penalty, params.frequency_penalty, params.presence_penalty,
+                          params.min_tokens, stops)
+    if penalties.active:
+        history = TokenHistory(penalties, inputs["input_ids"][0], target.text_config.vocab_size, target.device)
 
     start = time.perf_counter()
     prefix = None

@@ -302,3 +302,9 @@ def test_stop_token_ids_end_the_reply(client):
                                                             stop_token_ids=[ids[stop_at]])).json()
     assert cut["choices"][0]["token_ids"] == ids[: stop_at + 1]
     assert cut["choices"][0]["finish_reason"] == "stop"
+
+
+def test_min_tokens_keeps_the_reply_going(client):
+    reply = client.post("/v1/chat/completions", json=_request(messages=video_message("one word"), max_tokens=40,
+                                                              min_tokens=30)).json()
+    assert reply["usage"]["completion_tokens"] >= 30

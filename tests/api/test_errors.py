@@ -49,6 +49,7 @@ BAD_REQUESTS = {
     "too_many_top_logprobs": ({"messages": [{"role": "user", "content": "hi"}], "logprobs": True,
                                "top_logprobs": 21}, 400),
     "bad_top_k": ({"messages": [{"role": "user", "content": "hi"}], "top_k": -5}, 400),
+    "min_tokens_over_max_tokens": ({"messages": [{"role": "user", "content": "hi"}], "min_tokens": 9}, 400),
     "bad_stop_token_ids": ({"messages": [{"role": "user", "content": "hi"}], "stop_token_ids": [-1]}, 400),
     "bad_frequency_penalty": ({"messages": [{"role": "user", "content": "hi"}], "frequency_penalty": 3}, 400),
     "bad_repetition_penalty": ({"messages": [{"role": "user", "content": "hi"}], "repetition_penalty": 0}, 400),
@@ -58,10 +59,10 @@ BAD_REQUESTS = {
 UNSUPPORTED = {
     "logit_bias": {"42": 10},
     "tools": [{"type": "function", "function": {"name": "f"}}], "response_format": {"type": "json_object"},
-    "min_tokens": 5, "best_of": 3, "prompt_logprobs": 1, "echo": True,
+    "best_of": 3, "prompt_logprobs": 1, "echo": True,
 }
 NO_OP = {"logit_bias": {}, "tools": [],
-         "response_format": {"type": "text"}, "min_tokens": 0, "best_of": 1,
+         "response_format": {"type": "text"}, "best_of": 1,
          "prompt_logprobs": None, "echo": False}
 
 

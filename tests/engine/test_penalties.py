@@ -57,3 +57,22 @@ def test_penalized_sampling_with_a_one_token_nucleus_is_penalized_greedy(tiny_pa
     tokens, stats, _ = run(pair, inputs, method="specvlm", temperature=1.0, top_k=1, seed=0, max_new_tokens=30,
                            repetition_penalty=1.5)
     assert tokens == expected and stats.num_drafts > 0
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("method", ["ar", "naive", "specvlm"])
+@pytest.mark.parametrize("offset", [-1, 6])
+def test_min_tokens_holds_eos_back_like_hf_min_new_tokens(tiny_pairs, family, method, offset):
+    """-1: EOS becomes possible exactly where the output ends anyway, so it must still end
+    there (a tree node deeper than the committed tokens counts its own path); 6: past it."""
+    from .test_stopping_and_stats import _prompt_hitting_eos
+
+    pair = tiny_pairs[family]
+    inputs, natural = _prompt_hitting_eos(pair)
+    minimum = len(natural) + offset
+    limit = minimum + 10
+    expected = hf_greedy(pair, inputs, limit, min_new_tokens=minimum)
+    assert expected == natural if offset < 0 else len(expected) >= minimum
+    tokens, stats, _ = run(pair, inputs, method=method, max_new_tokens=limit, min_tokens=minimum)
+    assert tokens == expected
+    assert method == "ar" or stats.num_drafts > 0

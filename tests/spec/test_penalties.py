@@ -28,3 +28,13 @@ def test_frequency_and_presence_count_output_tokens_and_tree_ancestors():
 
 def test_inactive_penalties():
     assert not Penalties().active and Penalties(repetition=1.05).active
+
+
+def test_min_tokens_bans_stop_tokens_until_each_rows_own_count_reaches_it():
+    history = TokenHistory(Penalties(min_tokens=3, stop_ids=frozenset({0})), torch.tensor([2]), vocab=4,
+                           device=torch.device("cpu"))
+    history.add([1, 2])  # two tokens emitted, the root among them
+    tree = build_tree([(0,), (0, 0)])  # root, a child, a grandchild
+    out = history.apply(torch.zeros(3, 4), tree_extra(torch.tensor([2, 3, 3]), torch.arange(3), tree))
+    assert out[:, 0].tolist() == [float("-inf"), 0.0, 0.0]  # after the root: 2 emitted; deeper: 3, 4
+    assert (out[:, 1:] == 0).all()

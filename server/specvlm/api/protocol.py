@@ -70,7 +70,7 @@ class StreamOptions(BaseModel):
 # gets a 400 unless they hold a value that changes nothing, instead of having them ignored.
 _NO_OP_VALUES = {
     "logit_bias": (None, {}), "tools": (None, []), "functions": (None, []),
-    "response_format": (None, {"type": "text"}), "min_tokens": (None, 0), "best_of": (None, 1),
+    "response_format": (None, {"type": "text"}), "best_of": (None, 1),
     "prompt_logprobs": (None,), "echo": (None, False),
 }
 
@@ -105,7 +105,7 @@ class ChatCompletionRequest(BaseModel):
     tools: list | None = None
     functions: list | None = None
     response_format: dict | None = None
-    min_tokens: int | None = None
+    min_tokens: int | None = Field(None, ge=0)  # vLLM's
     best_of: int | None = None
     stop_token_ids: list[Annotated[int, Field(ge=0)]] | None = Field(None, max_length=64)  # vLLM's
     prompt_logprobs: int | None = None
@@ -177,11 +177,15 @@ class ChatCompletionRequest(BaseModel):
             raise APIError(400, f"this model's maximum context length is {max_model_len} tokens; the prompt has "
                                 f"{prompt_tokens} tokens and {requested or 1} more were requested",
                            code="context_length_exceeded", param="messages")
+        max_new_tokens = min(requested or settings.default_max_tokens, room)
+        if (self.min_tokens or 0) > max_new_tokens:
+            raise bad_request(f"min_tokens={self.min_tokens} exceeds the {max_new_tokens} tokens this request may "
+                              "generate", param="min_tokens")
         spec = self.spec_decode or SpecDecode()
         method = spec.method or settings.method
         return DecodingParams(
             method="ar" if method == "off" else method,
-            max_new_tokens=min(requested or settings.default_max_tokens, room),
+            max_new_tokens=max_new_tokens, min_tokens=self.min_tokens or 0,
             drop_rate=settings.drop_rate if spec.drop_rate is None else spec.drop_rate,
             pruning=settings.pruning, attention_mass=settings.attention_mass,
             draft_positions=settings.draft_positions, tree=settings.tree,

@@ -1,6 +1,6 @@
-"""Repetition, frequency and presence penalties over a draft tree.
+"""Repetition, frequency and presence penalties, and a minimum length, over a draft tree.
 
-A penalty depends on the tokens before the one being predicted, and in a draft tree every
+Each depends on the tokens before the one being predicted, and in a draft tree every
 node has its own past: the committed tokens plus the nodes on its path from the root. So each
 row of tree logits is penalized with the committed history plus its own ancestors, and the
 target's choice at every node is exactly the choice it would make there decoding alone.
@@ -8,7 +8,9 @@ target's choice at every node is exactly the choice it would make there decoding
 - repetition (transformers' and vLLM's): a logit of a token seen in the prompt or the output
   is divided by the penalty when positive, multiplied by it when negative;
 - frequency and presence (OpenAI's): subtract `frequency * count + presence * (count > 0)`,
-  counting output tokens only.
+  counting output tokens only;
+- minimum length (vLLM's `min_tokens`, transformers' `min_new_tokens`): the stop tokens are
+  impossible until that many tokens were emitted.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ class Penalties:
     repetition: float = 1.0
     frequency: float = 0.0
     presence: float = 0.0
+    min_tokens: int = 0
+    stop_ids: frozenset[int] = frozenset()  # what min_tokens holds back
 
     @property
     def active(self) -> bool:
-        return self.repetition != 1.0 or self.frequency != 0.0 or self.presence != 0.0
+        return (self.repetition != 1.0 or self.frequency != 0.0 or self.presence != 0.0
+                or (self.min_tokens > 0 and bool(self.stop_ids)))
 
 
 class TokenHistory:
@@ -39,6 +44,8 @@ class TokenHistory:
         self.in_prompt = torch.zeros(vocab, dtype=torch.bool, device=device)
         self.in_prompt[prompt_ids.to(device)] = True
         self.counts = torch.zeros(vocab, dtype=torch.long, device=device)
+        self.is_stop = torch.zeros(vocab, dtype=torch.bool, device=device)
+        self.is_stop[[i for i in penalties.stop_ids if i < vocab]] = True
 
     def add(self, tokens: list[int]) -> None:
         ids = torch.tensor(tokens, device=self.counts.device)
@@ -49,12 +56,17 @@ class TokenHistory:
         count for those rows only (a tree node's uncommitted ancestors and itself)."""
         vocab = logits.shape[-1]
         counts = self.counts[:vocab].expand(logits.shape[0], -1)
+        emitted = self.counts.sum().expand(logits.shape[0])
         if extra is not None:
             rows, ids = extra
             counts = counts.clone()
             counts.index_put_((rows, ids), torch.ones_like(ids), accumulate=True)
+            emitted = emitted + torch.bincount(rows, minlength=logits.shape[0])
         logits = logits.float()
         p = self.penalties
+        if p.min_tokens:
+            too_early = (emitted < p.min_tokens)[:, None]
+            logits = logits.masked_fill(too_early & self.is_stop[:vocab], float("-inf"))
         if p.repetition != 1.0:
             seen = self.in_prompt[:vocab] | (counts > 0)
             logits = torch.where(seen, torch.where(logits > 0, logits / p.repetition, logits * p.repetition), logits)
