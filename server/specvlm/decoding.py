@@ -406,8 +406,9 @@ def _draft_tree(draft: ModelAdapter, cache, tree: TreeBuffers, state: _SpecState
     device = draft.device
     drafted = _DraftTree(torch.empty(tree.num_nodes, dtype=torch.long, device=device))
     if sampling is not None:
+        # probs: only the rows of nodes with children are written, and only they are read
         drafted = _DraftTree(drafted.tokens, torch.ones(tree.num_nodes, dtype=torch.bool, device=device),
-                             torch.zeros(tree.num_nodes, draft.vocab_limit, device=device))
+                             torch.empty(tree.num_nodes, draft.vocab_limit, device=device))
     drafted.tokens[0] = state.committed_root
     parent_row = torch.zeros(tree.num_nodes, dtype=torch.long, device=device)
 

@@ -43,24 +43,10 @@ def test_completion_shape_usage_and_metrics(client):
 
 def test_served_tokens_are_the_targets_greedy_tokens(client, tiny_pairs):
     """Through HTTP (media decode included) the output is the target's own greedy output."""
-    import torch
-
     body = client.post("/v1/chat/completions", json=_request(return_token_ids=True)).json()
     served = body["choices"][0]["token_ids"]
-    # Rebuild the same inputs the server built, and ask transformers.
-    import asyncio
-
-    from specvlm.api.prompt import build_prompt
-    from specvlm.api.protocol import ChatCompletionRequest
-
-    svc = client.app.state.service
-    request = ChatCompletionRequest(**_request())
-    prompt = asyncio.run(build_prompt(request, request.video_sampling(svc.settings), svc.fetch_policy))
-    inputs = build_inputs(svc.pair.processor, prompt)
-    with torch.inference_mode():
-        out = svc.pair.target.model.generate(**inputs, do_sample=False, max_new_tokens=24)
-    assert served == out[0, inputs["input_ids"].shape[1]:].tolist()
-    text = svc.pair.tokenizer.decode(served, skip_special_tokens=True)
+    assert served == _hf_generate(client, _request())
+    text = client.app.state.service.pair.tokenizer.decode(served, skip_special_tokens=True)
     assert body["choices"][0]["message"]["content"] == text
 
 
@@ -156,18 +142,10 @@ def test_mm_processor_kwargs_reach_the_processor(client):
 
 def test_frame_sampling_and_timing_reach_the_model(client):
     """Fewer frames of the same clip: fewer video tokens, and Qwen2.5-VL sees them farther apart."""
-    import asyncio
-
-    from specvlm.api.prompt import build_prompt
-    from specvlm.api.protocol import ChatCompletionRequest
-
-    svc = client.app.state.service
     grids = {}
     for frames in (4, 8):
-        request = ChatCompletionRequest(**_request(media_io_kwargs={"video": {"num_frames": frames}}))
-        prompt = asyncio.run(build_prompt(request, request.video_sampling(svc.settings), svc.fetch_policy))
+        prompt, inputs = _server_inputs(client, _request(media_io_kwargs={"video": {"num_frames": frames}}))
         assert len(prompt.videos[0].frames) == frames
-        inputs = build_inputs(svc.pair.processor, prompt)
         grids[frames] = (int(inputs["video_grid_thw"][0, 0]), float(inputs["second_per_grid_ts"][0]))
     # the 16-frame clip at 8 fps: 4 frames are 0.5 s apart, 8 frames 0.25 s (2 frames per temporal patch)
     assert grids[4] == (2, 1.0) and grids[8] == (4, 0.5)
@@ -227,11 +205,9 @@ def test_no_logprobs_unless_asked(client):
     assert plain["content"] and all(e["top_logprobs"] == [] for e in plain["content"])
 
 
-def _hf_generate(client, request: dict, **generate_kwargs) -> list[int]:
-    """transformers' generate on the inputs the server builds for `request`."""
+def _server_inputs(client, request: dict):
+    """The prompt and processor inputs the server builds for `request` (media decode included)."""
     import asyncio
-
-    import torch
 
     from specvlm.api.prompt import build_prompt
     from specvlm.api.protocol import ChatCompletionRequest
@@ -239,7 +215,15 @@ def _hf_generate(client, request: dict, **generate_kwargs) -> list[int]:
     svc = client.app.state.service
     parsed = ChatCompletionRequest(**request)
     prompt = asyncio.run(build_prompt(parsed, parsed.video_sampling(svc.settings), svc.fetch_policy))
-    inputs = build_inputs(svc.pair.processor, prompt)
+    return prompt, build_inputs(svc.pair.processor, prompt)
+
+
+def _hf_generate(client, request: dict, **generate_kwargs) -> list[int]:
+    """transformers' generate on the inputs the server builds for `request`."""
+    import torch
+
+    svc = client.app.state.service
+    _, inputs = _server_inputs(client, request)
     with torch.inference_mode():
         out = svc.pair.target.model.generate(**inputs, do_sample=False, max_new_tokens=request["max_tokens"],
                                              **generate_kwargs)

@@ -56,15 +56,16 @@ class TokenHistory:
         count for those rows only (a tree node's uncommitted ancestors and itself)."""
         vocab = logits.shape[-1]
         counts = self.counts[:vocab].expand(logits.shape[0], -1)
-        emitted = self.counts.sum().expand(logits.shape[0])
         if extra is not None:
             rows, ids = extra
             counts = counts.clone()
             counts.index_put_((rows, ids), torch.ones_like(ids), accumulate=True)
-            emitted = emitted + torch.bincount(rows, minlength=logits.shape[0])
         logits = logits.float()
         p = self.penalties
         if p.min_tokens:
+            emitted = self.counts.sum().expand(logits.shape[0])
+            if extra is not None:
+                emitted = emitted + torch.bincount(extra[0], minlength=logits.shape[0])
             too_early = (emitted < p.min_tokens)[:, None]
             logits = logits.masked_fill(too_early & self.is_stop[:vocab], float("-inf"))
         if p.repetition != 1.0:
